@@ -1,0 +1,157 @@
+"""The command lines of the server and the client, and their plain-English errors.
+
+Every mistake a user can make at the command line ends here in one line
+that says what went wrong and what to do, never in a traceback. The
+README's troubleshooting table lists these messages.
+"""
+
+import argparse
+import errno
+import socket
+import sys
+
+from .addresses import local_addresses
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 5050
+CONNECT_TIMEOUT = 5.0
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; ``str(error)`` says why."""
+
+
+def server_arguments(argv=None):
+    """Parse ``[IP] [PORT] [--max-clients N]``; a lone number is taken as the port."""
+    parser = argparse.ArgumentParser(
+        prog="python -m chatroom.server",
+        description="Run the chat server. Stop it with Ctrl-C.")
+    parser.add_argument("ip", nargs="?", default=DEFAULT_HOST,
+                        help="address to listen on (default 0.0.0.0: all of this machine's)")
+    parser.add_argument("port", nargs="?", help=f"port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument("--max-clients", type=positive_number, default=100, metavar="N",
+                        help="how many people may be connected at once (default 100)")
+    args = parser.parse_args(argv)
+    if args.port is None and args.ip.isdigit():
+        args.ip, args.port = DEFAULT_HOST, args.ip
+    return _checked(args, allow_port_zero=True)
+
+
+def client_arguments(argv=None):
+    """Parse ``IP [PORT]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m chatroom.client",
+        description="Join a chat server. Leave with /quit, Ctrl-D or Ctrl-C.")
+    parser.add_argument("ip", help="the server's address, as the server printed it")
+    parser.add_argument("port", nargs="?", help=f"the server's port (default {DEFAULT_PORT})")
+    return _checked(parser.parse_args(argv), allow_port_zero=False)
+
+
+def _checked(args, allow_port_zero):
+    try:
+        args.port = parse_port(args.port or str(DEFAULT_PORT), allow_port_zero)
+        args.host = resolve(args.ip)
+    except UsageError as problem:
+        fail(str(problem), status=2)
+    return args
+
+
+def positive_number(text):
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def parse_port(text, allow_zero=False):
+    """The port number in ``text``, or UsageError."""
+    lowest = 0 if allow_zero else 1
+    if not text.isdigit() or not lowest <= int(text) <= 65535:
+        raise UsageError(f"the port must be a whole number from {lowest} to 65535, not {text!r}")
+    return int(text)
+
+
+def resolve(host):
+    """The IP address of ``host`` (a name or an address), or UsageError."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UsageError(f"cannot find the address of {host!r}: check the spelling, "
+                         "or give an IP address such as 192.168.1.20") from None
+    ipv4 = [info for info in infos if info[0] == socket.AF_INET]
+    return (ipv4 or infos)[0][4][0]
+
+
+def fail(message, status=1):
+    """Print one line of error and exit with ``status``."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def has_errno(error, *names):
+    """True if ``error`` carries one of the named errno codes, or its Windows twin."""
+    codes = {getattr(errno, prefix + name, -1) for name in names for prefix in ("", "WSA")}
+    return error.errno in codes or getattr(error, "winerror", None) in codes
+
+
+def explain_listen_error(error, host, port):
+    """Why the server could not listen on (host, port), and what to do."""
+    if has_errno(error, "EADDRINUSE") or (has_errno(error, "EACCES") and sys.platform == "win32"):
+        return (f"port {port} is already in use on {host}: is another server still running? "
+                f"Stop it, or choose another port, for example: "
+                f"python -m chatroom.server {host} {port + 1 if port < 65535 else 5050}")
+    if has_errno(error, "EADDRNOTAVAIL"):
+        return (f"{host} is not an address of this machine. Its addresses are: "
+                f"{', '.join(local_addresses())}; or use 0.0.0.0 to listen on all of them")
+    if has_errno(error, "EACCES"):
+        return (f"port {port} needs administrator rights; "
+                f"use a port from 1024 up, such as {DEFAULT_PORT}")
+    return f"cannot listen on {host} port {port}: {error.strerror or error}"
+
+
+def explain_connect_error(error, host, port):
+    """Why the client could not connect to (host, port), and what to do."""
+    where = f"{host} port {port}"
+    if isinstance(error, socket.timeout):
+        return (f"no answer from {where} within {CONNECT_TIMEOUT:g} seconds: check the "
+                "address, that both machines are on the same network, and the firewall "
+                "on the server's machine")
+    if isinstance(error, ConnectionRefusedError):
+        return (f"connection refused by {where}: is the server running, with this "
+                "address and port? If it listens on 127.0.0.1, only its own machine "
+                "can connect; start it on 0.0.0.0. A firewall can also refuse")
+    if has_errno(error, "ENETUNREACH", "EHOSTUNREACH", "EHOSTDOWN"):
+        return (f"cannot reach {host}: no route to it from this machine. "
+                "Check the address, and that both machines are on the same network")
+    return f"cannot connect to {where}: {error.strerror or error}"
+
+
+def where_to_connect(host, port):
+    """The lines a starting server prints: where it listens, and how clients join."""
+    lines = [f"Chat server listening on {host} port {port}. Stop it with Ctrl-C."]
+    if host in ("0.0.0.0", "::"):
+        others = [address for address in local_addresses() if not address.startswith("127.")]
+        lines += [f"From another machine: python -m chatroom.client {address} {port}"
+                  for address in others]
+        lines.append(f"From this machine:    python -m chatroom.client 127.0.0.1 {port}")
+    elif host.startswith("127.") or host == "::1":
+        lines.append(f"Only this machine can connect: python -m chatroom.client {host} {port}")
+        lines.append(f"To let other machines in, start the server on 0.0.0.0 instead of {host}.")
+    else:
+        lines.append(f"Clients connect with: python -m chatroom.client {host} {port}")
+    return lines
+
+
+def raise_open_file_limit(wanted=8192):
+    """Let this process hold more sockets at once, where the OS allows (Linux, macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit to raise
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass  # keep the old limit; the server still runs

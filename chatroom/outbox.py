@@ -1,0 +1,82 @@
+"""Sending without waiting: a bounded backlog in front of a non-blocking socket.
+
+A blocking ``send`` to a client that has stopped reading waits until that
+client reads again, and with it waits everyone who is broadcasting. Here a
+send writes what the kernel accepts at once and keeps the rest in a backlog.
+The backlog is bounded: a client that lets it overflow is not keeping up,
+and the server drops it instead of buffering without end.
+"""
+
+import select
+import threading
+
+MAX_BACKLOG_BYTES = 256 * 1024
+"""How much unsent data one client may have queued before it is dropped."""
+
+
+class Outbox:
+    """The sending side of one client's socket; any thread may call ``send``."""
+
+    def __init__(self, sock, max_backlog=MAX_BACKLOG_BYTES):
+        sock.setblocking(False)
+        self.sock = sock
+        self.max_backlog = max_backlog
+        self._backlog = bytearray()
+        self._lock = threading.Lock()
+        self.broken = False
+        self.overflowed = False
+
+    def send(self, data):
+        """Queue ``data`` and write what the socket takes now.
+
+        Returns False when the client is gone or its backlog has overflowed.
+        """
+        with self._lock:
+            if self.broken:
+                return False
+            self._backlog += data
+            self._write_locked()
+            if len(self._backlog) > self.max_backlog:
+                self.broken = self.overflowed = True
+            return not self.broken
+
+    def flush(self):
+        """Write what the socket takes now of the backlog."""
+        with self._lock:
+            self._write_locked()
+
+    def has_backlog(self):
+        """True while some queued data has not reached the kernel yet."""
+        return bool(self._backlog)
+
+    def _write_locked(self):
+        while self._backlog and not self.broken:
+            try:
+                sent = self.sock.send(self._backlog)
+            except BlockingIOError:
+                return  # the kernel's buffer is full; the rest waits
+            except OSError:
+                self.broken = True  # reset or closed: nothing more will go out
+                self._backlog.clear()
+                return
+            del self._backlog[:sent]
+
+
+def wait_for_socket(sock, timeout, writing=False):
+    """Wait until ``sock`` can be read (or written, if ``writing``).
+
+    Returns ``(readable, writable)``. ``poll`` has no limit on descriptor
+    numbers, unlike ``select`` (1024 on Linux); Windows has only ``select``,
+    where the limit is on the number of sockets, not their numbers.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | (select.POLLOUT if writing else 0))
+        events = 0
+        for _fd, flags in poller.poll(timeout * 1000):
+            events |= flags
+        closed = select.POLLHUP | select.POLLERR | select.POLLNVAL
+        readable = bool(events & (select.POLLIN | closed))
+        return readable, bool(events & select.POLLOUT)
+    readable, writable, failed = select.select([sock], [sock] if writing else [], [sock], timeout)
+    return bool(readable or failed), bool(writable)

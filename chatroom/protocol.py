@@ -1,0 +1,96 @@
+"""The wire protocol: UTF-8 text, one message per line.
+
+TCP delivers a stream of bytes, not messages: one ``recv`` may hold half a
+line or three lines at once. ``LineBuffer`` turns the stream back into lines.
+``decode_line`` and ``clean_text`` make sure a line is text that is safe to
+show on somebody else's terminal, and ``encode_line`` frames a line to send.
+"""
+
+import re
+
+MAX_LINE_BYTES = 2048
+"""The longest line the chat accepts, in bytes, without its newline."""
+
+ENCODING = "utf-8"
+
+
+class LineBuffer:
+    """Collects received bytes and hands back complete lines.
+
+    A line longer than ``max_bytes`` is discarded; ``feed`` returns ``None``
+    in its place, once, so the sender can be told.
+    """
+
+    def __init__(self, max_bytes=MAX_LINE_BYTES):
+        self.max_bytes = max_bytes
+        self._pending = bytearray()
+        self._discarding = False
+
+    def feed(self, data):
+        """Add received bytes; return the lines they complete, without newlines."""
+        lines = []
+        self._pending += data
+        while True:
+            end = self._pending.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self._pending[:end]).rstrip(b"\r")
+            del self._pending[: end + 1]
+            if self._discarding:
+                self._discarding = False
+            elif len(line) > self.max_bytes:
+                lines.append(None)
+            else:
+                lines.append(line)
+        if len(self._pending) > self.max_bytes:
+            # Drop the unfinished line now rather than hold megabytes for it.
+            self._pending.clear()
+            if not self._discarding:
+                self._discarding = True
+                lines.append(None)
+        return lines
+
+    def pending(self):
+        """The bytes of the unfinished line, for a peer that never ends it."""
+        return bytes(self._pending)
+
+    def clear(self):
+        """Forget the unfinished line."""
+        self._pending.clear()
+
+
+class LineRejected(ValueError):
+    """A line that will not be relayed; ``str(error)`` is the notice for its sender."""
+
+
+def decode_line(raw):
+    """Decode one received line, or raise ``LineRejected`` if it is not UTF-8."""
+    if raw is None:
+        raise LineRejected(f"line longer than {MAX_LINE_BYTES} bytes; not sent")
+    try:
+        return raw.decode(ENCODING)
+    except UnicodeDecodeError:
+        raise LineRejected("line is not valid UTF-8 text; not sent") from None
+
+
+# ESC [ ... final byte (CSI), ESC ] ... BEL or ESC \ (OSC), or ESC and one char.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[\s\S]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+# C0 and C1 control characters, and the bidirectional overrides that can
+# make text display in a different order from the one it was typed in.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text):
+    """Remove terminal escape sequences and control characters; tabs become spaces."""
+    text = _ESCAPE_SEQUENCE.sub("", text).replace("\t", " ")
+    return _CONTROL_CHARACTER.sub("", text)
+
+
+def encode_line(text):
+    """Frame one line of text for the wire."""
+    return text.encode(ENCODING) + b"\n"

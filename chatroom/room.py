@@ -1,0 +1,80 @@
+"""Who is in the chat room.
+
+Every client thread reads and changes the list of members, so the list
+lives behind one lock, and readers get a copy to loop over: a thread that
+sends to everyone must not hold the lock while it sends.
+"""
+
+import re
+import socket
+import threading
+
+from .outbox import MAX_BACKLOG_BYTES, Outbox
+from .protocol import encode_line
+
+NICKNAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
+"""A nickname: a letter, then up to 19 letters, digits, '_' or '-'."""
+
+
+class Member:
+    """One connected client: its socket, its address and the name others see."""
+
+    def __init__(self, sock, address, max_backlog=MAX_BACKLOG_BYTES):
+        self.sock = sock
+        self.address = address
+        self.name = address[0]
+        self.outbox = Outbox(sock, max_backlog)
+
+    def send_line(self, text):
+        """Queue one line for this client; False if it is gone or not keeping up."""
+        return self.outbox.send(encode_line(text))
+
+    def hang_up(self):
+        """Shut the connection down, which wakes the thread serving it."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the other side
+
+
+class Room:
+    """The members of the chat room, safe to use from many threads."""
+
+    def __init__(self, max_members):
+        self.max_members = max_members
+        self._members = []
+        self._lock = threading.Lock()
+
+    def join(self, member):
+        """Add a member; False when the room is full."""
+        with self._lock:
+            if len(self._members) >= self.max_members:
+                return False
+            self._members.append(member)
+            return True
+
+    def leave(self, member):
+        """Remove a member, if it is still here."""
+        with self._lock:
+            if member in self._members:
+                self._members.remove(member)
+
+    def members(self):
+        """A copy of the member list, safe to loop over while others change it."""
+        with self._lock:
+            return list(self._members)
+
+    def others(self, member):
+        """Everyone but ``member``."""
+        return [other for other in self.members() if other is not member]
+
+    def rename(self, member, name):
+        """Give ``member`` a new name; return why not, or None when done."""
+        if not NICKNAME.fullmatch(name):
+            return "a nickname is a letter, then up to 19 letters, digits, '_' or '-'"
+        with self._lock:
+            taken = {other.name.lower() for other in self._members if other is not member}
+            if name.lower() in taken:
+                return f"the nickname {name} is taken"
+            member.name = name
+        return None

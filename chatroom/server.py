@@ -1,0 +1,222 @@
+"""The chat server: one thread accepts connections, and one thread serves each client.
+
+How the pieces fit::
+
+    ChatServer.start()  -> accept thread: _accept_loop()
+                              for each connection: Room.join(), then a thread running
+    ChatServer.handle(member)  welcome; recv -> LineBuffer -> handle_line() -> broadcast()
+    ChatServer.stop()   -> goodbye to everyone, sockets shut, threads joined
+
+A variation of the server overrides ``handle``, the per-client work, and
+keeps the rest. Lines go out through each member's ``Outbox``, which never
+blocks, so one client that stops reading cannot hold up the others.
+What the server has to show (connections, messages) goes to ``on_event``:
+the logging module by default, or a ``print`` or ``queue.put`` of your own.
+
+Run it with ``python -m chatroom.server [IP] [PORT]``.
+"""
+
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+
+from . import cli
+from .commands import run_command
+from .outbox import MAX_BACKLOG_BYTES, wait_for_socket
+from .protocol import LineBuffer, LineRejected, clean_text, decode_line, encode_line
+from .room import Member, Room
+
+log = logging.getLogger("chatroom.server")
+
+DEFAULT_MAX_CLIENTS = 100
+POLL_SECONDS = 0.25  # how long a thread waits before it checks for shutdown
+RECV_BYTES = 4096
+WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
+GOODBYE = "* The server is shutting down. Goodbye!"
+
+
+class ChatServer:
+    """A chat room over TCP, with one thread per client."""
+
+    def __init__(self, host="127.0.0.1", port=0, *, max_clients=DEFAULT_MAX_CLIENTS,
+                 max_backlog=MAX_BACKLOG_BYTES, on_event=None):
+        self.host, self.port = host, port
+        self.room = Room(max_clients)
+        self.max_backlog = max_backlog
+        self.on_event = on_event or log.info
+        self._listener = None
+        self._acceptor = None
+        self._threads = []
+        self._stopping = threading.Event()
+
+    def start(self):
+        """Listen, and accept clients in a background thread; return the server."""
+        self._listener = open_listener(self.host, self.port)
+        self._listener.settimeout(POLL_SECONDS)
+        self._acceptor = self._spawn(self._accept_loop, "chatroom-accept")
+        return self
+
+    @property
+    def address(self):
+        """The (host, port) the server listens on: the real port when started on 0."""
+        return self._listener.getsockname()[:2]
+
+    def _accept_loop(self):
+        while not self._stopping.is_set():
+            try:
+                sock, address = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError as error:  # out of file descriptors, for one
+                self.on_event(f"cannot accept a connection: {error.strerror}")
+                self._stopping.wait(POLL_SECONDS)
+                continue
+            self._admit(Member(sock, address, self.max_backlog))
+
+    def _admit(self, member):
+        if self.room.join(member):
+            self._spawn(self._serve, f"chatroom-{member.name}", member)
+            return
+        member.send_line(f"* Sorry, the room is full ({self.room.max_members} people). "
+                         "Try again later.")
+        member.hang_up()
+        member.sock.close()
+        self.on_event(f"{member.name} turned away: the room is full")
+
+    def _serve(self, member):
+        try:
+            self.handle(member)
+        finally:
+            self._farewell(member)
+
+    def handle(self, member):
+        """Serve one client until it leaves: welcome it, then act on each line it sends."""
+        member.send_line(WELCOME.format(name=member.name))
+        self.on_event(f"{member.name} connected")
+        self.broadcast(f"* {member.name} joined", member)
+        lines = LineBuffer()
+        while not self._stopping.is_set():
+            readable, writable = wait_for_socket(member.sock, POLL_SECONDS,
+                                                 writing=member.outbox.has_backlog())
+            if writable:
+                member.outbox.flush()
+            data = receive(member.sock) if readable else None
+            if data == b"" or member.outbox.broken:
+                return
+            for raw in lines.feed(data or b""):
+                if not self.handle_line(member, raw):
+                    return
+
+    def handle_line(self, member, raw):
+        """Act on one line from ``member``; return False when it leaves."""
+        try:
+            text = clean_text(decode_line(raw))
+        except LineRejected as problem:
+            member.send_line(f"* {problem}")
+            self.on_event(f"{member.name}: {problem}")
+            return True
+        if text.startswith("/"):
+            return run_command(self, member, text)
+        if text.strip():
+            self.on_event(f"<{member.name}> {text}")
+            self.broadcast(f"<{member.name}> {text}", member)
+        return True
+
+    def broadcast(self, text, sender=None):
+        """Send one line to every member except ``sender``."""
+        data = encode_line(text)
+        for member in self.room.others(sender):
+            if not member.outbox.send(data):
+                member.hang_up()  # its own thread sees that and says goodbye
+
+    def _farewell(self, member):
+        self.room.leave(member)
+        member.hang_up()
+        member.sock.close()
+        if member.outbox.overflowed:
+            self.on_event(f"{member.name} dropped: it stopped reading "
+                          f"(over {self.max_backlog} bytes waiting)")
+        else:
+            self.on_event(f"{member.name} disconnected")
+        if not self._stopping.is_set():
+            self.broadcast(f"* {member.name} left", member)
+
+    def stop(self, timeout=1.0):
+        """Say goodbye to every client, close every socket, and end every thread."""
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        if self._acceptor is not None:
+            self._acceptor.join(timeout)  # no one new joins from here on
+        for member in self.room.members():
+            member.send_line(GOODBYE)
+            member.hang_up()
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._listener is not None:
+            self._listener.close()
+
+    def serve_forever(self):
+        """Run until Ctrl-C (or SIGTERM), then stop cleanly."""
+        try:
+            while not self._stopping.wait(POLL_SECONDS):  # a timeout lets Ctrl-C in
+                pass
+        except KeyboardInterrupt:
+            self.on_event("Ctrl-C: shutting down")
+        finally:
+            self.stop()
+
+    def _spawn(self, target, name, *args):
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def receive(sock):
+    """What a ready socket has for us: b"" once the peer has gone, None if nothing yet."""
+    try:
+        return sock.recv(RECV_BYTES)
+    except BlockingIOError:
+        return None
+    except OSError:  # reset by the peer, or shut down by stop()
+        return b""
+
+
+def open_listener(host, port):
+    """A TCP socket listening on (host, port); IPv6 when the host is an IPv6 address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=socket.SOMAXCONN)
+
+
+def main(argv=None):
+    """The command line: ``python -m chatroom.server [IP] [PORT] [--max-clients N]``."""
+    args = cli.server_arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stdout)
+    cli.raise_open_file_limit()
+    server = ChatServer(args.host, args.port, max_clients=args.max_clients)
+    try:
+        server.start()
+    except OSError as error:
+        cli.fail(cli.explain_listen_error(error, args.host, args.port))
+    for line in cli.where_to_connect(*server.address):
+        log.info(line)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    server.serve_forever()
+    log.info("Server stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
