@@ -32,7 +32,7 @@ def server_arguments(argv=None):
     parser.add_argument("--max-clients", type=positive_number, default=100, metavar="N",
                         help="how many people may be connected at once (default 100)")
     args = parser.parse_args(argv)
-    if args.port is None and args.ip.isdigit():
+    if args.port is None and _is_whole_number(args.ip):
         args.ip, args.port = DEFAULT_HOST, args.ip
     return _checked(args, allow_port_zero=True)
 
@@ -58,15 +58,20 @@ def _checked(args, allow_port_zero):
 
 def positive_number(text):
     """An argparse type: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
+    if not _is_whole_number(text) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
     return int(text)
+
+
+def _is_whole_number(text):
+    # str.isdigit() alone accepts "²" and other digits that int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 def parse_port(text, allow_zero=False):
     """The port number in ``text``, or UsageError."""
     lowest = 0 if allow_zero else 1
-    if not text.isdigit() or not lowest <= int(text) <= 65535:
+    if not _is_whole_number(text) or not lowest <= int(text) <= 65535:
         raise UsageError(f"the port must be a whole number from {lowest} to 65535, not {text!r}")
     return int(text)
 
