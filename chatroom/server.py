@@ -98,7 +98,7 @@ class ChatServer:
         self.on_event(f"{member.name} connected")
         self.broadcast(f"* {member.name} joined", member)
         lines = LineBuffer()
-        while not self._stopping.is_set():
+        while True:  # until the client leaves, or stop() hangs up on it
             readable, writable = wait_for_socket(member.sock, POLL_SECONDS,
                                                  writing=member.outbox.has_backlog())
             if writable:
