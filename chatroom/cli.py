@@ -147,6 +147,17 @@ def where_to_connect(host, port):
     return lines
 
 
+def forgive_unprintable_characters():
+    """Print "?" for a character the terminal cannot show, instead of crashing on it.
+
+    A Windows pipe or an old terminal may take only cp1252 or ASCII, and any
+    user can send a "☕".
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # not when replaced by something else
+            stream.reconfigure(errors="replace")
+
+
 def raise_open_file_limit(wanted=8192):
     """Let this process hold more sockets at once, where the OS allows (Linux, macOS)."""
     try:

@@ -115,6 +115,8 @@ def run(sock, keyboard=None, screen=None, threaded_keyboard=None):
             if sock in ready:
                 data = receive(sock)
                 if not data:
+                    if incoming.pending():  # the server's last words, unfinished
+                        show_line(screen, incoming.pending())
                     show_line(screen, b"* The server closed the connection.")
                     return
                 for raw in incoming.feed(data):
@@ -188,10 +190,14 @@ def leave(sock, screen):
 def main(argv=None):
     """The command line: ``python -m chatroom.client IP [PORT]``."""
     args = cli.client_arguments(argv)
+    cli.forgive_unprintable_characters()
     try:
         sock = socket.create_connection((args.host, args.port), timeout=cli.CONNECT_TIMEOUT)
     except OSError as error:
         cli.fail(cli.explain_connect_error(error, args.ip, args.port))
+    except KeyboardInterrupt:  # Ctrl-C while a far address keeps us waiting
+        print("* Bye.", flush=True)
+        return 0
     with sock:
         print(f"* Connected to {args.ip} port {args.port}. "
               "Leave with /quit, Ctrl-D or Ctrl-C.", flush=True)

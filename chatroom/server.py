@@ -74,6 +74,9 @@ class ChatServer:
                 self.on_event(f"cannot accept a connection: {error.strerror}")
                 self._stopping.wait(POLL_SECONDS)
                 continue
+            # Send each line at once: Nagle's algorithm would hold a small line back
+            # while the previous one waits for an ACK that the peer may delay 40 ms.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._admit(Member(sock, address, self.max_backlog))
 
     def _admit(self, member):
@@ -201,6 +204,7 @@ def open_listener(host, port):
 def main(argv=None):
     """The command line: ``python -m chatroom.server [IP] [PORT] [--max-clients N]``."""
     args = cli.server_arguments(argv)
+    cli.forgive_unprintable_characters()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
     cli.raise_open_file_limit()
@@ -213,7 +217,10 @@ def main(argv=None):
         log.info(line)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C again while stopping: exiting closes whatever is left
     log.info("Server stopped.")
     return 0
 
