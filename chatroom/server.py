@@ -4,7 +4,7 @@ How the pieces fit::
 
     ChatServer.start()  -> accept thread: _accept_loop()
                               for each connection: Room.join(), then a thread running
-    ChatServer.handle(member)  welcome; recv -> LineBuffer -> handle_line() -> broadcast()
+    ChatServer.handle(member)  welcome; recv -> LineBuffer -> handle_lines() -> broadcast_lines()
     ChatServer.stop()   -> goodbye to everyone, sockets shut, threads joined
 
 A variation of the server overrides ``handle``, the per-client work, and
@@ -109,28 +109,49 @@ class ChatServer:
             data = receive(member.sock) if readable else None
             if data == b"" or member.outbox.broken:
                 return
-            for raw in lines.feed(data or b""):
-                if not self.handle_line(member, raw):
-                    return
+            if not self.handle_lines(member, lines.feed(data or b"")):
+                return
 
-    def handle_line(self, member, raw):
-        """Act on one line from ``member``; return False when it leaves."""
+    def handle_lines(self, member, raws):
+        """Act on the lines of one ``recv`` from ``member``; return False when it leaves.
+
+        Chat lines that arrived together are relayed together, in one send to
+        each reader instead of one per line: sends are most of the server's work.
+        """
+        relay = []
+        for raw in raws:
+            text = self.read_line(member, raw)
+            if text is None or not text.strip():
+                continue
+            if text.startswith("/"):
+                self.broadcast_lines(relay, member)  # what came before goes first
+                relay = []
+                if not run_command(self, member, text):
+                    return False
+            else:
+                self.on_event(f"<{member.name}> {text}")
+                relay.append(f"<{member.name}> {text}")
+        self.broadcast_lines(relay, member)
+        return True
+
+    def read_line(self, member, raw):
+        """The clean text of one line, or None if it is refused (and the sender told why)."""
         try:
-            text = clean_text(decode_line(raw))
+            return clean_text(decode_line(raw))
         except LineRejected as problem:
             member.send_line(f"* {problem}")
             self.on_event(f"{member.name}: {problem}")
-            return True
-        if text.startswith("/"):
-            return run_command(self, member, text)
-        if text.strip():
-            self.on_event(f"<{member.name}> {text}")
-            self.broadcast(f"<{member.name}> {text}", member)
-        return True
+            return None
 
     def broadcast(self, text, sender=None):
         """Send one line to every member except ``sender``."""
-        data = encode_line(text)
+        self.broadcast_lines([text], sender)
+
+    def broadcast_lines(self, texts, sender=None):
+        """Send some lines to every member except ``sender``, in one send to each."""
+        if not texts:
+            return
+        data = b"".join(encode_line(text) for text in texts)
         for member in self.room.others(sender):
             if not member.outbox.send(data):
                 member.hang_up()  # its own thread sees that and says goodbye
