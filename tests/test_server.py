@@ -124,6 +124,16 @@ def test_no_framing_coalesced_sends_become_separate_lines(connect):
         "<127.0.0.1> first", "<127.0.0.1> second", "<127.0.0.1> third"]
 
 
+def test_lines_relayed_together_keep_their_order_around_commands(connect):
+    """One recv's chat lines leave in one send; a command among them is not reordered."""
+    sender, receiver = connect(), connect()
+    sender.read_line()  # "* 127.0.0.1 joined"
+    sender.send_raw(b"one\ntwo\n/nick ann\nthree\n\xff\nfour\n/quit\nnever\n")
+    assert receiver.read_until("* ann left") == [
+        "<127.0.0.1> one", "<127.0.0.1> two", "* 127.0.0.1 is now ann",
+        "<ann> three", "<ann> four", "* ann left"]
+
+
 def test_no_framing_byte_at_a_time_becomes_one_line(connect):
     sender, receiver = connect(), connect()
     sender.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
