@@ -1,0 +1,61 @@
+"""Exercise 7, for lesson 7 (slow clients): a send that a slow reader cannot block.
+
+Write the bodies of ``send`` and ``flush``. Check your work with
+    python tests/grade.py --student -k ex07
+"""
+
+
+class Outbox:
+    """The sending side of one client's socket, with a bounded backlog.
+
+    ``self.backlog`` holds what the socket could not take yet; ``self.broken``
+    becomes True, for good, once the client is gone or too far behind.
+    """
+
+    def __init__(self, sock, max_backlog=256 * 1024):
+        sock.setblocking(False)  # send() now takes what fits, or raises BlockingIOError
+        self.sock = sock
+        self.max_backlog = max_backlog
+        self.backlog = bytearray()
+        self.broken = False
+
+    def send(self, data):
+        """Queue ``data``, write what the socket takes now, and never wait.
+
+        Add ``data`` to the backlog, then write from the backlog (see ``flush``).
+        If more than ``max_backlog`` bytes are still waiting afterwards, the
+        client is not keeping up: mark the outbox broken. Return False if the
+        outbox is broken (now or before; a broken outbox sends nothing more),
+        True otherwise.
+        """
+        ### BEGIN SOLUTION
+        if self.broken:
+            return False
+        self.backlog += data
+        self.flush()
+        if len(self.backlog) > self.max_backlog:
+            self.broken = True
+        return not self.broken
+        ### END SOLUTION
+
+    def flush(self):
+        """Write as much of the backlog as the socket takes now, without waiting.
+
+        ``self.sock.send(...)`` returns how many bytes it took; remove those from
+        the front of the backlog and try again, until the backlog is empty or
+        ``send`` raises ``BlockingIOError`` (the socket's buffer is full: stop
+        for now). Any other ``OSError`` means the client has gone: mark the
+        outbox broken and drop the backlog.
+        """
+        ### BEGIN SOLUTION
+        while self.backlog and not self.broken:
+            try:
+                sent = self.sock.send(self.backlog)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.broken = True
+                self.backlog.clear()
+                return
+            del self.backlog[:sent]
+        ### END SOLUTION

@@ -1,0 +1,31 @@
+"""Exercise 8, for lesson 8 (measuring): percentiles of latencies.
+
+Write the bodies of ``percentile`` and ``summary``. Check your work with
+    python tests/grade.py --student -k ex08
+"""
+
+import math
+
+
+def percentile(values, p):
+    """The ``p``-th percentile (0 to 100) of the numbers ``values``.
+
+    Sort the values (without changing the list you were given); the
+    percentile sits at position (n - 1) * p / 100 in the sorted list. When that
+    position falls between two values, interpolate linearly between them, as
+    NumPy does by default: percentile([1, 2, 3, 4], 50) == 2.5.
+    """
+    ### BEGIN SOLUTION
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    ### END SOLUTION
+
+
+def summary(values):
+    """A dict with the keys "count", "p50", "p99" and "max" for ``values``."""
+    ### BEGIN SOLUTION
+    return {"count": len(values), "p50": percentile(values, 50),
+            "p99": percentile(values, 99), "max": max(values)}
+    ### END SOLUTION

@@ -1,0 +1,77 @@
+"""Exercise 5: LineBuffer."""
+
+import tracemalloc
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def ex(submission):
+    return submission("ex05_line_buffer")
+
+
+@pytest.mark.points(2)
+def test_coalesced_lines_come_out_separately(ex):
+    got = ex.LineBuffer().feed(b"one\ntwo\nthree\n")
+    assert got == [b"one", b"two", b"three"], (
+        f"feed(b'one\\ntwo\\nthree\\n') should return [b'one', b'two', b'three'], got {got!r}")
+
+
+@pytest.mark.points(2)
+def test_a_line_split_across_feeds_comes_out_whole(ex):
+    lines = ex.LineBuffer()
+    first = lines.feed(b"hel")
+    second = lines.feed(b"lo\nwor")
+    third = lines.feed(b"ld\n")
+    assert first == [], f"feed(b'hel') completes no line, so it should return [], got {first!r}"
+    assert second == [b"hello"], f"then feed(b'lo\\nwor') should return [b'hello'], got {second!r}"
+    assert third == [b"world"], f"then feed(b'ld\\n') should return [b'world'], got {third!r}"
+
+
+@pytest.mark.points(1)
+def test_byte_at_a_time_and_a_split_character(ex):
+    lines, got = ex.LineBuffer(), []
+    for byte in "café ☕\n".encode("utf-8"):
+        got += lines.feed(bytes([byte]))
+    assert got == ["café ☕".encode("utf-8")], f"fed one byte at a time, the line came out as {got!r}"
+
+
+@pytest.mark.points(1)
+def test_crlf_ends_a_line_too(ex):
+    got = ex.LineBuffer().feed(b"hi\r\n")
+    assert got == [b"hi"], f"feed(b'hi\\r\\n') should return [b'hi'], got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_a_line_of_exactly_max_bytes_passes(ex):
+    got = ex.LineBuffer(max_bytes=10).feed(b"0123456789\n")
+    assert got == [b"0123456789"], f"a 10-byte line with max_bytes=10 should pass, got {got!r}"
+
+
+@pytest.mark.points(2)
+def test_a_too_long_line_becomes_one_none(ex):
+    lines = ex.LineBuffer(max_bytes=10)
+    got = lines.feed(b"short\n" + b"x" * 25 + b"\nafter\n")
+    assert got == [b"short", None, b"after"], (
+        f"with max_bytes=10, a 25-byte line between two short ones should give "
+        f"[b'short', None, b'after'], got {got!r}")
+
+
+@pytest.mark.points(2)
+def test_an_endless_line_costs_no_memory(ex):
+    lines, got = ex.LineBuffer(max_bytes=100), []
+    chunk = b"y" * 65536
+    tracemalloc.start()
+    try:
+        for _ in range(80):  # 5 MiB without a newline
+            got += lines.feed(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    got += lines.feed(b"\nnext\n")
+    assert got == [None, b"next"], (
+        f"5 MiB without a newline, then b'\\nnext\\n', should give [None, b'next'], "
+        f"got {got[:5]!r}{' ...' if len(got) > 5 else ''}")
+    assert peak < 1 << 20, (
+        f"feeding 5 MiB without a newline used {peak / 2**20:.1f} MiB: drop an unfinished line "
+        "as soon as it is over max_bytes")

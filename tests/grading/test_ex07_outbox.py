@@ -1,0 +1,97 @@
+"""Exercise 7: Outbox."""
+
+import socket
+import threading
+
+import pytest
+
+SMALL = 4096  # socket buffers, so that a reader that never reads fills them fast
+
+
+@pytest.fixture(scope="module")
+def ex(submission):
+    return submission("ex07_outbox")
+
+
+@pytest.fixture
+def stuck_pair(make_pair):
+    """(sender, reader) with small buffers; the reader reads only when the test says so."""
+    sender, reader = make_pair()
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL)
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL)
+    return sender, reader
+
+
+def read_exactly(sock, size):
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(min(65536, size - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+@pytest.mark.points(2)
+def test_a_send_that_fits_goes_out_at_once(ex, make_pair):
+    sender, reader = make_pair()
+    outbox = ex.Outbox(sender)
+    assert outbox.send(b"hello\n") is True, "send(b'hello\\n') to a reading client should return True"
+    got = read_exactly(reader, 6)
+    assert got == b"hello\n", f"the client should get b'hello\\n' at once, got {got!r}"
+
+
+@pytest.mark.points(3)
+def test_send_never_blocks_on_a_client_that_stops_reading(ex, stuck_pair):
+    sender, reader = stuck_pair
+    outbox = ex.Outbox(sender, max_backlog=10_000_000)
+    for n in range(200):  # 2 MB: far more than the socket buffers hold
+        assert outbox.send(b"%09d\n" % n * 1000) is True, (
+            f"send number {n} returned False, but the backlog is under max_backlog")
+    assert outbox.backlog, "the client reads nothing, so some data must wait in self.backlog"
+
+
+@pytest.mark.points(2)
+def test_an_overflowing_backlog_breaks_the_outbox(ex, stuck_pair):
+    sender, reader = stuck_pair
+    outbox = ex.Outbox(sender, max_backlog=50_000)
+    answers = [outbox.send(b"z" * 1000) for _ in range(500)]
+    assert False in answers, "500 kB for a client that never reads, with max_backlog=50_000: send never returned False"
+    first = answers.index(False)
+    assert all(answer is False for answer in answers[first:]), (
+        "once send has returned False, it should return False for good")
+    assert outbox.broken is True, "a client too far behind should make outbox.broken True"
+
+
+@pytest.mark.points(3)
+def test_the_backlog_arrives_whole_and_in_order(ex, stuck_pair):
+    sender, reader = stuck_pair
+    outbox = ex.Outbox(sender, max_backlog=10_000_000)
+    lines = [b"line %06d\n" % n for n in range(5_000)]
+    for line in lines:
+        outbox.send(line)
+    expected = b"".join(lines)
+    received = bytearray()
+    for _ in range(10_000):  # read, and flush what the socket now takes, until all is there
+        received += reader.recv(65536)
+        outbox.flush()
+        if len(received) >= len(expected):
+            break
+    assert bytes(received) == expected, (
+        f"the client got {len(received)} of {len(expected)} bytes, or not in order: flush should "
+        "send the backlog from the front")
+
+
+@pytest.mark.points(2)
+def test_a_client_that_has_gone_breaks_the_outbox(ex, make_pair):
+    sender, reader = make_pair()
+    outbox = ex.Outbox(sender)
+    reader.close()
+    pause, answers = threading.Event(), []
+    for _ in range(100):  # the first send may go out before the peer's reset comes back
+        answers.append(outbox.send(b"anyone there?\n"))
+        if answers[-1] is False:
+            break
+        pause.wait(0.01)
+    assert False in answers, "the client has closed its socket: send should return False sooner or later"
+    assert outbox.broken is True, "a client that has gone should make outbox.broken True"
