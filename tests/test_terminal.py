@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,9 @@ class Terminal:
         env = dict(os.environ, TERM="xterm", LANG="C.UTF-8", HISTFILE=os.devnull)
         self._tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "lab",
                    "bash --norc --noprofile", env=env)
+        self.socket_path = self._tmux("display-message", "-p", "#{socket_path}").stdout.strip()
+
+    def start_shell(self):
         self.type("PS1='la''b> '")  # split, so that the typed command is not the prompt
         self.press("Enter")
         self.wait_for(PROMPT)
@@ -66,14 +70,19 @@ class Terminal:
     def close(self):
         subprocess.run(["tmux", "-L", self.socket_name, "kill-server"],
                        capture_output=True, timeout=10)
+        if self.socket_path:  # tmux leaves its socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 @pytest.fixture
 def terminal(request):
     name = f"chatroom-test-{os.getpid()}-{abs(hash(request.node.nodeid)) % 10**8}"
     lab = Terminal(name)
-    yield lab
-    lab.close()
+    try:
+        lab.start_shell()
+        yield lab
+    finally:
+        lab.close()
 
 
 @pytest.fixture
