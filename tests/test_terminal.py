@@ -108,6 +108,14 @@ def assert_left_cleanly(terminal, before, after):
     assert before.read_text() == after.read_text(), "the client left the terminal changed"
 
 
+def someone_joins(terminal, address):
+    """Bob enters the room; his LineClient, once the terminal has shown him coming."""
+    bob = LineClient(address)
+    bob.joined()
+    terminal.wait_for("* 127.0.0.1 joined")
+    return bob
+
+
 KEYBOARDS = pytest.mark.parametrize("keyboard", ["select", "thread"],
                                     ids=["select-keyboard", "windows-keyboard-thread"])
 
@@ -115,9 +123,7 @@ KEYBOARDS = pytest.mark.parametrize("keyboard", ["select", "thread"],
 @KEYBOARDS
 def test_typing_chatting_and_ctrl_d(terminal, chat_server, tmp_path, keyboard):
     before, after = start_client(terminal, chat_server, tmp_path, keyboard)
-    with LineClient(chat_server) as bob:
-        bob.joined()
-        terminal.wait_for("* 127.0.0.1 joined")
+    with someone_joins(terminal, chat_server) as bob:
 
         terminal.type("hello from the terminal ☕")
         terminal.press("Enter")
@@ -141,9 +147,7 @@ def test_a_line_arriving_while_typing_leaves_the_typed_text_intact(
     text; what was typed is not lost, and Enter sends all of it.
     """
     before, after = start_client(terminal, chat_server, tmp_path, keyboard)
-    with LineClient(chat_server) as bob:
-        bob.joined()
-        terminal.wait_for("* 127.0.0.1 joined")
+    with someone_joins(terminal, chat_server) as bob:
         terminal.type("half a li")
         terminal.wait_for("half a li")
         bob.send("a line arrives")

@@ -17,6 +17,12 @@ def chat(make_pair):
     return client, server_end, io.StringIO(), io.StringIO()
 
 
+def typed(keyboard, text):
+    """Put ``text`` on the keyboard, as if the user had typed it."""
+    keyboard.write(text)
+    keyboard.seek(0)
+
+
 @pytest.mark.points(2)
 def test_what_the_server_sends_is_shown(ex, chat):
     client, server_end, keyboard, screen = chat
@@ -30,8 +36,7 @@ def test_what_the_server_sends_is_shown(ex, chat):
 @pytest.mark.points(2)
 def test_a_typed_line_is_sent_and_echoed(ex, chat):
     client, server_end, keyboard, screen = chat
-    keyboard.write("hi all\n")
-    keyboard.seek(0)
+    typed(keyboard, "hi all\n")
     going_on = ex.route([keyboard], client, keyboard, screen)
     got = server_end.recv(100)
     assert got == b"hi all\n", f"the user typed 'hi all'; the server got {got!r}"
@@ -42,8 +47,7 @@ def test_a_typed_line_is_sent_and_echoed(ex, chat):
 @pytest.mark.points(1)
 def test_a_last_line_without_newline_is_sent_with_one(ex, chat):
     client, server_end, keyboard, screen = chat
-    keyboard.write("bye")
-    keyboard.seek(0)
+    typed(keyboard, "bye")
     ex.route([keyboard], client, keyboard, screen)
     got = server_end.recv(100)
     assert got == b"bye\n", f"a line typed without a newline should be sent as b'bye\\n', got {got!r}"
@@ -67,8 +71,7 @@ def test_the_end_of_input_ends_the_chat(ex, chat):
 @pytest.mark.points(1)
 def test_quit_is_sent_and_ends_the_chat(ex, chat):
     client, server_end, keyboard, screen = chat
-    keyboard.write("/quit\n")
-    keyboard.seek(0)
+    typed(keyboard, "/quit\n")
     going_on = ex.route([keyboard], client, keyboard, screen)
     assert server_end.recv(100) == b"/quit\n", "/quit should be sent to the server"
     assert going_on is False, "after sending /quit, route should return False"
@@ -80,8 +83,7 @@ def test_both_ready_and_nothing_ready(ex, chat):
     assert ex.route([], client, keyboard, screen) is True, "nothing ready: return True"
     assert screen.getvalue() == "", "nothing was ready, yet something was shown"
     server_end.sendall(b"<bob> first\n")
-    keyboard.write("second\n")
-    keyboard.seek(0)
+    typed(keyboard, "second\n")
     ex.route([client, keyboard], client, keyboard, screen)
     assert screen.getvalue() == "<bob> first\n<You> second\n", (
         f"with both ready, show the server's line first; the screen shows {screen.getvalue()!r}")
