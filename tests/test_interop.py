@@ -11,9 +11,11 @@ Python 3 (print(), _thread, b"" literals) and run unchanged but for these adapta
   on end of input, and its server's thread spins after a disconnect).
 """
 
+import os
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +27,18 @@ pytestmark = [pytest.mark.timeout(60),
                                  reason="the article's client selects on stdin: POSIX only")]
 
 LISTENING = "adapted for the tests: listening on port"
-ARTICLE = ROOT.parent / "shared" / "reference" / "chat-room-article.txt"
+ARTICLE_PATH = Path("shared", "reference", "chat-room-article.txt")
+
+
+def find_article():
+    """The article's text: $CHATROOM_ARTICLE, or ../shared/reference/ beside the repository
+    (or beside any folder above it, for a clone made elsewhere); None if it is nowhere."""
+    if os.environ.get("CHATROOM_ARTICLE"):
+        return Path(os.environ["CHATROOM_ARTICLE"])
+    for folder in ROOT.parents:
+        if (folder / ARTICLE_PATH).is_file():
+            return folder / ARTICLE_PATH
+    return None
 
 
 def article_scripts():
@@ -34,10 +47,12 @@ def article_scripts():
     Code blocks sit between lines of exactly ten spaces; a block belongs to the
     script whose name last appeared alone on a line. Command-line examples are skipped.
     """
-    if not ARTICLE.exists():
-        pytest.skip(f"the article's text is not here ({ARTICLE}); it is not part of the repo")
+    article = find_article()
+    if article is None or not article.is_file():
+        pytest.skip(f"the article's text is not part of the repository and was not found at "
+                    f"../{ARTICLE_PATH.as_posix()}; set CHATROOM_ARTICLE to its path")
     scripts, current, in_block = {"server.py": [], "client.py": []}, None, False
-    for line in ARTICLE.read_text(encoding="utf-8").splitlines():
+    for line in article.read_text(encoding="utf-8").splitlines():
         if re.fullmatch(r" {10}", line):
             in_block = not in_block
         elif in_block and current and not line.startswith("python3 "):
