@@ -63,10 +63,12 @@ def grade_exercise(folder, exercise, tests, per_test=PER_TEST_SECONDS):
     limit = STARTUP_SECONDS + per_test * (len(tests) + 1)
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         results, log = Path(scratch) / "results.jsonl", Path(scratch) / "pytest.log"
-        command = [sys.executable, "-m", "pytest", "-c", str(GRADING / "pytest.ini"),
-                   "--rootdir", str(GRADING), "-q", "--timeout", str(per_test),
-                   "--submission", str(Path(folder).resolve()), "--results", str(results),
-                   str(GRADING / f"test_{exercise}.py")]
+        # The test file first and "--option=value": older pytest versions look for
+        # the grading conftest (which defines --submission) in the first path given.
+        command = [sys.executable, "-m", "pytest", str(GRADING / f"test_{exercise}.py"),
+                   "-c", str(GRADING / "pytest.ini"), "--rootdir", str(GRADING), "-q",
+                   f"--timeout={per_test}", f"--submission={Path(folder).resolve()}",
+                   f"--results={results}"]
         environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         with open(log, "w") as output:
             try:
@@ -75,8 +77,13 @@ def grade_exercise(folder, exercise, tests, per_test=PER_TEST_SECONDS):
                                        stderr=subprocess.STDOUT).returncode
             except subprocess.TimeoutExpired:
                 ended = "killed"
-        if ended not in (0, "killed") and "+ Timeout +" in log.read_text(errors="replace"):
+        printed = log.read_text(errors="replace")
+        if ended not in (0, "killed") and "+ Timeout +" in printed:
             ended = "killed"  # pytest-timeout without signals (Windows) ends the process
+        for marker in ("INTERNALERROR", "ERROR: usage", "error: unrecognized arguments"):
+            if ended != 0 and marker in printed:  # our fault, not the submission's
+                ended = "grader: " + next(line for line in printed.splitlines() if marker in line)
+                break
         recorded = {}
         if results.exists():
             for line in results.read_text(encoding="utf-8").splitlines():
@@ -97,6 +104,9 @@ def _complete(tests, recorded, ended, limit):
             if ended == "killed":
                 status = "timeout"
                 message = f"the tests did not finish within {limit:.0f} s, and were stopped here"
+            elif str(ended).startswith("grader: "):
+                status = "error"
+                message = f"the grader could not run these tests ({ended[8:].strip()})"
             else:
                 status = "error"
                 message = (f"Python stopped here (exit code {ended}): does the code call "
@@ -197,7 +207,12 @@ def write_class_reports(graded, exercises, out_dir):
 
 
 def draw_histogram(totals, most, path):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print("note: no histogram, as matplotlib is not installed "
+              "(pip install -r requirements.txt)", file=sys.stderr)
+        return
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
