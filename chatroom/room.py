@@ -53,6 +53,11 @@ class Room:
             self._members.append(member)
             return True
 
+    def is_full(self):
+        """True when no one else may join."""
+        with self._lock:
+            return len(self._members) >= self.max_members
+
     def leave(self, member):
         """Remove a member, if it is still here."""
         with self._lock:

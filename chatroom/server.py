@@ -3,8 +3,8 @@
 How the pieces fit::
 
     ChatServer.start()  -> accept thread: _accept_loop()
-                              for each connection: Room.join(), then a thread running
-    ChatServer.handle(member)  welcome; recv -> LineBuffer -> handle_lines() -> broadcast_lines()
+                              for each connection: welcome, Room.join(), then a thread running
+    ChatServer.handle(member)  "joined"; recv -> LineBuffer -> handle_lines() -> broadcast_lines()
     ChatServer.stop()   -> goodbye to everyone, sockets shut, threads joined
 
 A variation of the server overrides ``handle``, the per-client work, and
@@ -80,14 +80,17 @@ class ChatServer:
             self._admit(Member(sock, address, self.max_backlog))
 
     def _admit(self, member):
-        if self.room.join(member):
-            self._spawn(self._serve, f"chatroom-{member.name}", member)
+        if self.room.is_full():  # only this thread adds members: it cannot fill up meanwhile
+            member.send_line(f"* Sorry, the room is full ({self.room.max_members} people). "
+                             "Try again later.")
+            member.hang_up()
+            member.sock.close()
+            self.on_event(f"{member.name} turned away: the room is full")
             return
-        member.send_line(f"* Sorry, the room is full ({self.room.max_members} people). "
-                         "Try again later.")
-        member.hang_up()
-        member.sock.close()
-        self.on_event(f"{member.name} turned away: the room is full")
+        # The welcome goes out before the member is in the room, where others' lines reach it.
+        member.send_line(WELCOME.format(name=member.name))
+        self.room.join(member)
+        self._spawn(self._serve, f"chatroom-{member.name}", member)
 
     def _serve(self, member):
         try:
@@ -96,8 +99,7 @@ class ChatServer:
             self._farewell(member)
 
     def handle(self, member):
-        """Serve one client until it leaves: welcome it, then act on each line it sends."""
-        member.send_line(WELCOME.format(name=member.name))
+        """Serve one client until it leaves: announce it, then act on each line it sends."""
         self.on_event(f"{member.name} connected")
         self.broadcast(f"* {member.name} joined", member)
         lines = LineBuffer()

@@ -67,6 +67,17 @@ def test_every_client_gets_every_other_clients_lines_once_in_order(connect):
         check_each_sender_in_order(got, others, 200)
 
 
+def test_the_welcome_is_every_clients_first_line(server):
+    """Newcomers arriving together: nobody hears of another's arrival before its own welcome."""
+    clients = [LineClient(server.address) for _ in range(30)]
+    try:
+        first_lines = [client.read_line() for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert [line for line in first_lines if not line.startswith("* Welcome")] == []
+
+
 def test_join_and_leave_notices(connect, events):
     alice = connect()
     bob = connect()
