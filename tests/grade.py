@@ -133,12 +133,15 @@ def grade_folders(folders, exercises, per_test=PER_TEST_SECONDS, jobs=None):
 
 def exercise_note(results):
     """What went wrong with an exercise as a whole, for the status column, or None."""
-    if any(result.get("unusable") for result in results):
-        return "does not import"
+    unusable = [result["message"] for result in results if result.get("unusable")]
+    if unusable:
+        return "missing" if " is missing " in unusable[0] else "does not import"
     if any(result["status"] == "timeout" for result in results):
         return "timed out"
     if any(result["message"].startswith("Python stopped") for result in results):
         return "crashed Python"
+    if any(result["message"].startswith("the grader could not") for result in results):
+        return "not graded: the grader failed (see the JSON file)"
     return None
 
 
