@@ -10,6 +10,7 @@ import errno
 import socket
 import sys
 
+from . import pieces
 from .addresses import local_addresses
 
 DEFAULT_HOST = "0.0.0.0"
@@ -69,15 +70,29 @@ def _is_whole_number(text):
 
 
 def parse_port(text, allow_zero=False):
-    """The port number in ``text``, or UsageError."""
+    """The port number in ``text``, or UsageError.
+
+    A port is a whole number written in ASCII digits, from 1 to 65535; 0 too
+    when ``allow_zero`` (a server on port 0 gets any free port). The error
+    says what is allowed and repeats what was given, for example:
+    the port must be a whole number from 1 to 65535, not 'http'
+    """
+    ### BEGIN SOLUTION
     lowest = 0 if allow_zero else 1
     if not _is_whole_number(text) or not lowest <= int(text) <= 65535:
         raise UsageError(f"the port must be a whole number from {lowest} to 65535, not {text!r}")
     return int(text)
+    ### END SOLUTION
 
 
 def resolve(host):
-    """The IP address of ``host`` (a name or an address), or UsageError."""
+    """The IP address of ``host`` (a name or an address), or UsageError.
+
+    Asks ``socket.getaddrinfo`` for TCP addresses and prefers IPv4. A name
+    that cannot be found (socket.gaierror, or UnicodeError for a name that
+    is not valid) gives a UsageError that names it and suggests an IP address.
+    """
+    ### BEGIN SOLUTION
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
@@ -85,6 +100,15 @@ def resolve(host):
                          "or give an IP address such as 192.168.1.20") from None
     ipv4 = [info for info in infos if info[0] == socket.AF_INET]
     return (ipv4 or infos)[0][4][0]
+    ### END SOLUTION
+
+
+def require_pieces(script):
+    """Exit with one line, naming the exercise to finish, if ``script`` cannot run yet."""
+    try:
+        pieces.require_for(script)
+    except pieces.PieceMissing as problem:
+        fail(str(problem))
 
 
 def fail(message, status=1):
@@ -100,7 +124,16 @@ def has_errno(error, *names):
 
 
 def explain_listen_error(error, host, port):
-    """Why the server could not listen on (host, port), and what to do."""
+    """Why the server could not listen on (host, port), and what to do, in one line.
+
+    - the port is in use (EADDRINUSE; on Windows also EACCES): say so, and
+      suggest the next port, as a command to type: python -m chatroom.server HOST PORT+1;
+    - the address is not this machine's (EADDRNOTAVAIL): list this machine's
+      addresses (``local_addresses()``), and suggest 0.0.0.0;
+    - a port below 1024 without the right (EACCES elsewhere): suggest a port from 1024 up;
+    - anything else: "cannot listen on HOST port PORT: " and the error's strerror.
+    """
+    ### BEGIN SOLUTION
     if has_errno(error, "EADDRINUSE") or (has_errno(error, "EACCES") and sys.platform == "win32"):
         return (f"port {port} is already in use on {host}: is another server still running? "
                 f"Stop it, or choose another port, for example: "
@@ -112,6 +145,7 @@ def explain_listen_error(error, host, port):
         return (f"port {port} needs administrator rights; "
                 f"use a port from 1024 up, such as {DEFAULT_PORT}")
     return f"cannot listen on {host} port {port}: {error.strerror or error}"
+    ### END SOLUTION
 
 
 def explain_connect_error(error, host, port):
@@ -125,9 +159,15 @@ def explain_connect_error(error, host, port):
         return (f"connection refused by {where}: is the server running, with this "
                 "address and port? If it listens on 127.0.0.1, only its own machine "
                 "can connect; start it on 0.0.0.0. A firewall can also refuse")
-    if has_errno(error, "ENETUNREACH", "EHOSTUNREACH", "EHOSTDOWN"):
-        return (f"cannot reach {host}: no route to it from this machine. "
+    if has_errno(error, "ENETUNREACH"):
+        return (f"cannot reach {host}: this machine has no route to that network. "
                 "Check the address, and that both machines are on the same network")
+    if has_errno(error, "EHOSTUNREACH", "EHOSTDOWN"):
+        # A firewall that rejects (firewalld's "prohibited") gives the same error as a
+        # machine that is not there, so the message names both.
+        return (f"cannot reach {where}: no machine answers at that address, or a firewall "
+                "on it rejects the connection. Check the address, and the firewall on the "
+                "server's machine")
     return f"cannot connect to {where}: {error.strerror or error}"
 
 

@@ -3,9 +3,9 @@
 How the pieces fit::
 
     main()  -> connect -> run(sock, keyboard, screen)
-    run()      select([server, keys])
-                 server ready -> LineBuffer -> show_line()       "<alice> hi"
-                 keys ready   -> LineBuffer -> send_typed()      "<You> hello"
+    run()   -> ChatClient.step(), again and again: select([server, keys])
+                 server ready -> from_server()   -> LineBuffer -> show_line()   "<alice> hi"
+                 keys ready   -> from_keyboard() -> LineBuffer -> send_typed()  "<You> hello"
                until /quit, end of input (Ctrl-D), Ctrl-C, or the server leaves
 
 On Linux and macOS ``select`` can watch standard input itself
@@ -100,33 +100,72 @@ def _has_fileno(stream):
     return True
 
 
+class ChatClient:
+    """One chat session: the server's socket, the keyboard and the screen."""
+
+    def __init__(self, sock, keys, screen):
+        self.sock, self.keys, self.screen = sock, keys, screen
+        self.incoming, self.typed = LineBuffer(), LineBuffer()
+
+    def step(self, timeout):
+        """Wait up to ``timeout`` seconds for the server or the keyboard, and act
+        on what is ready; return False when the chat is over.
+
+        Wait with ``select.select`` on both ``self.sock`` and ``self.keys``.
+        Nothing ready: ``show_unfinished()``. The server ready:
+        ``from_server()``. The keyboard ready: ``from_keyboard()``. Each of
+        those returns False when the chat is over; the server goes first.
+        """
+        ### BEGIN SOLUTION
+        ready, _, _ = select.select([self.sock, self.keys], [], [], timeout)
+        if not ready:
+            self.show_unfinished()
+        if self.sock in ready and not self.from_server():
+            return False
+        if self.keys in ready and not self.from_keyboard():
+            return False
+        return True
+        ### END SOLUTION
+
+    def from_server(self):
+        """Show the lines the server sent; False once it has closed the connection."""
+        data = receive(self.sock)
+        if not data:
+            if self.incoming.pending():  # the server's last words, unfinished
+                show_line(self.screen, self.incoming.pending())
+            show_line(self.screen, b"* The server closed the connection.")
+            return False
+        for raw in self.incoming.feed(data):
+            show_line(self.screen, raw)
+        return True
+
+    def from_keyboard(self):
+        """Send the lines typed; False after /quit or at the end of input (Ctrl-D)."""
+        data = self.keys.read()
+        lines = self.typed.feed(data) if data else [self.typed.pending()]
+        if not all(send_typed(self.sock, raw, self.screen) for raw in lines) or not data:
+            leave(self.sock, self.screen)
+            return False
+        return True
+
+    def show_unfinished(self):
+        """Show a line the server left without its newline, once it has been quiet a while."""
+        if self.incoming.pending():
+            show_line(self.screen, self.incoming.pending())
+            self.incoming.clear()
+
+    def wait_seconds(self):
+        """How long ``step`` may wait: briefly while a line is unfinished."""
+        return QUIET_SECONDS if self.incoming.pending() else WAKE_SECONDS
+
+
 def run(sock, keyboard=None, screen=None, threaded_keyboard=None):
     """Chat on a connected socket until /quit, end of input, or the server leaves."""
-    screen = screen or sys.stdout
     keys = open_keyboard(keyboard or sys.stdin, threaded_keyboard)
-    incoming, typed = LineBuffer(), LineBuffer()
+    chat = ChatClient(sock, keys, screen or sys.stdout)
     try:
-        while True:
-            wait = QUIET_SECONDS if incoming.pending() else WAKE_SECONDS
-            ready, _, _ = select.select([sock, keys], [], [], wait)
-            if not ready and incoming.pending():
-                show_line(screen, incoming.pending())
-                incoming.clear()
-            if sock in ready:
-                data = receive(sock)
-                if not data:
-                    if incoming.pending():  # the server's last words, unfinished
-                        show_line(screen, incoming.pending())
-                    show_line(screen, b"* The server closed the connection.")
-                    return
-                for raw in incoming.feed(data):
-                    show_line(screen, raw)
-            if keys in ready:
-                data = keys.read()
-                lines = typed.feed(data) if data else [typed.pending()]
-                if not all(send_typed(sock, raw, screen) for raw in lines) or not data:
-                    leave(sock, screen)
-                    return
+        while chat.step(chat.wait_seconds()):
+            pass
     finally:
         keys.close()
 
@@ -189,6 +228,7 @@ def leave(sock, screen):
 
 def main(argv=None):
     """The command line: ``python -m chatroom.client IP [PORT]``."""
+    cli.require_pieces("client")
     args = cli.client_arguments(argv)
     cli.forgive_unprintable_characters()
     try:

@@ -27,29 +27,40 @@ class Outbox:
         self.overflowed = False
 
     def send(self, data):
-        """Queue ``data`` and write what the socket takes now.
+        """Queue ``data`` and write what the socket takes now; never wait.
 
-        Returns False when the client is gone or its backlog has overflowed.
+        Returns False, and queues nothing, once the client is broken. When
+        more than ``max_backlog`` bytes are left waiting, the client is not
+        keeping up: mark it ``broken`` and ``overflowed``, and return False.
         """
+        ### BEGIN SOLUTION
         with self._lock:
             if self.broken:
                 return False
             self._backlog += data
-            self._write_locked()
+            self.write_now()
             if len(self._backlog) > self.max_backlog:
                 self.broken = self.overflowed = True
             return not self.broken
+        ### END SOLUTION
 
     def flush(self):
         """Write what the socket takes now of the backlog."""
         with self._lock:
-            self._write_locked()
+            self.write_now()
 
     def has_backlog(self):
         """True while some queued data has not reached the kernel yet."""
         return bool(self._backlog)
 
-    def _write_locked(self):
+    def write_now(self):
+        """Send from the backlog what the kernel takes now, and keep the rest.
+
+        The caller holds the lock. A full kernel buffer (BlockingIOError) ends
+        the writing for now; any other OSError means the client has gone: mark
+        it ``broken`` and forget its backlog.
+        """
+        ### BEGIN SOLUTION
         while self._backlog and not self.broken:
             try:
                 sent = self.sock.send(self._backlog)
@@ -60,6 +71,7 @@ class Outbox:
                 self._backlog.clear()
                 return
             del self._backlog[:sent]
+        ### END SOLUTION
 
 
 def wait_for_socket(sock, timeout, writing=False):

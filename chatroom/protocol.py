@@ -27,7 +27,13 @@ class LineBuffer:
         self._discarding = False
 
     def feed(self, data):
-        """Add received bytes; return the lines they complete, without newlines."""
+        """Add received bytes; return the lines they complete, without newlines.
+
+        A line ends at b"\n", and a b"\r" before it is dropped. The rest waits
+        for the next call. A line longer than ``max_bytes`` gives ``None`` once
+        in its place, and its bytes are dropped as they come, never stored.
+        """
+        ### BEGIN SOLUTION
         lines = []
         self._pending += data
         while True:
@@ -49,6 +55,7 @@ class LineBuffer:
                 self._discarding = True
                 lines.append(None)
         return lines
+        ### END SOLUTION
 
     def pending(self):
         """The bytes of the unfinished line, for a peer that never ends it."""
@@ -73,22 +80,27 @@ def decode_line(raw):
         raise LineRejected("line is not valid UTF-8 text; not sent") from None
 
 
-# ESC [ ... final byte (CSI), ESC ] ... BEL or ESC \ (OSC), or ESC and one char.
-_ESCAPE_SEQUENCE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[\s\S]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-)
-# C0 and C1 control characters, and the bidirectional overrides that can
-# make text display in a different order from the one it was typed in.
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def clean_text(text):
-    """Remove terminal escape sequences and control characters; tabs become spaces."""
-    text = _ESCAPE_SEQUENCE.sub("", text).replace("\t", " ")
-    return _CONTROL_CHARACTER.sub("", text)
+    r"""Text that is safe to show on a terminal: no escape sequences, no control characters.
+
+    Removes CSI sequences (ESC [ ... final byte, or the one-byte CSI \x9b),
+    OSC sequences (ESC ] ... up to BEL or ESC \), any other ESC with the
+    character after it, C0 and C1 control characters, and the bidirectional
+    overrides (U+202A-U+202E, U+2066-U+2069). A tab becomes a space.
+    """
+    ### BEGIN SOLUTION
+    escape_sequence = re.compile(
+        r"\x1b\[[0-?]*[ -/]*[@-~]"          # CSI: ESC [ parameters, final byte
+        r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: ESC ] text, BEL or ESC \
+        r"|\x1b[\s\S]?"                     # any other ESC and the character after it
+        r"|\x9b[0-?]*[ -/]*[@-~]"           # the one-byte CSI
+    )
+    # C0 and C1 control characters, and the bidirectional overrides that can
+    # make text display in a different order from the one it was typed in.
+    control_character = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    text = escape_sequence.sub("", text).replace("\t", " ")
+    return control_character.sub("", text)
+    ### END SOLUTION
 
 
 def encode_line(text):

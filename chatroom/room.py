@@ -46,12 +46,14 @@ class Room:
         self._lock = threading.Lock()
 
     def join(self, member):
-        """Add a member; False when the room is full."""
+        """Add a member and return True; return False, and add no one, when the room is full."""
+        ### BEGIN SOLUTION
         with self._lock:
             if len(self._members) >= self.max_members:
                 return False
             self._members.append(member)
             return True
+        ### END SOLUTION
 
     def is_full(self):
         """True when no one else may join."""
@@ -59,15 +61,20 @@ class Room:
             return len(self._members) >= self.max_members
 
     def leave(self, member):
-        """Remove a member, if it is still here."""
+        """Remove a member, if it is still here; leaving twice is not an error."""
+        ### BEGIN SOLUTION
         with self._lock:
             if member in self._members:
                 self._members.remove(member)
+        ### END SOLUTION
 
     def members(self):
-        """A copy of the member list, safe to loop over while others change it."""
+        """A copy of the member list, in the order they joined, safe to loop over
+        while other threads join and leave."""
+        ### BEGIN SOLUTION
         with self._lock:
             return list(self._members)
+        ### END SOLUTION
 
     def others(self, member):
         """Everyone but ``member``."""

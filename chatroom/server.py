@@ -128,13 +128,17 @@ class ChatServer:
             if text.startswith("/"):
                 self.broadcast_lines(relay, member)  # what came before goes first
                 relay = []
-                if not run_command(self, member, text):
+                if not self.command(member, text):
                     return False
             else:
                 self.on_event(f"<{member.name}> {text}")
                 relay.append(f"<{member.name}> {text}")
         self.broadcast_lines(relay, member)
         return True
+
+    def command(self, member, line):
+        """Carry out a line that starts with '/'; return False when the member leaves."""
+        return run_command(self, member, line)
 
     def read_line(self, member, raw):
         """The clean text of one line, or None if it is refused (and the sender told why)."""
@@ -150,13 +154,21 @@ class ChatServer:
         self.broadcast_lines([text], sender)
 
     def broadcast_lines(self, texts, sender=None):
-        """Send some lines to every member except ``sender``, in one send to each."""
+        """Send some lines to every member except ``sender``, in one send to each.
+
+        Each member gets all of ``texts`` as one piece of bytes, through its
+        outbox. A member whose outbox refuses (it has gone, or stopped reading)
+        is hung up, and the others still get the lines: its own thread sees
+        the hang-up and says goodbye. Nothing is sent when ``texts`` is empty.
+        """
+        ### BEGIN SOLUTION
         if not texts:
             return
         data = b"".join(encode_line(text) for text in texts)
         for member in self.room.others(sender):
             if not member.outbox.send(data):
-                member.hang_up()  # its own thread sees that and says goodbye
+                member.hang_up()
+        ### END SOLUTION
 
     def _farewell(self, member):
         self.room.leave(member)
@@ -224,14 +236,18 @@ def open_listener(host, port):
     return socket.create_server((host, port), family=family, backlog=socket.SOMAXCONN)
 
 
-def main(argv=None):
-    """The command line: ``python -m chatroom.server [IP] [PORT] [--max-clients N]``."""
+def main(argv=None, server_class=None):
+    """The command line: ``python -m chatroom.server [IP] [PORT] [--max-clients N]``.
+
+    ``server_class`` runs a variation of ``ChatServer`` with the same command line.
+    """
+    cli.require_pieces("server")
     args = cli.server_arguments(argv)
     cli.forgive_unprintable_characters()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
     cli.raise_open_file_limit()
-    server = ChatServer(args.host, args.port, max_clients=args.max_clients)
+    server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients)
     try:
         server.start()
     except OSError as error:

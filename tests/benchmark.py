@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from chatroom.measure import percentile
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVERS = {
     "threaded": [sys.executable, "-m", "chatroom.server", "127.0.0.1", "0",
@@ -72,15 +74,6 @@ def resident_kib(pid):
     except OSError:
         return None
     return None
-
-
-def percentile(values, p):
-    """The p-th percentile (0-100) with linear interpolation, as numpy's default."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 class ServerProcess:

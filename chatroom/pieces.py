@@ -1,0 +1,85 @@
+"""Which pieces of the chat room are written yet.
+
+In the students' copy of the kit, each exercise is a piece of this package
+whose body is a stub that names it, for example::
+
+    raise NotImplementedError("exercise 2 (lesson 2): LineBuffer.feed")
+
+The scripts and the lessons ask ``missing`` before they run, so a student who
+has not written a piece yet reads one line that names it, never a traceback.
+In the instructor's kit every piece is written, and nothing here ever fires.
+"""
+
+import re
+from collections import namedtuple
+from pathlib import Path
+
+Piece = namedtuple("Piece", "exercise lesson module name")
+
+PIECES = (
+    Piece(1, 1, "cli", "parse_port"),
+    Piece(1, 1, "cli", "resolve"),
+    Piece(2, 2, "protocol", "LineBuffer.feed"),
+    Piece(3, 3, "room", "Room.join"),
+    Piece(3, 3, "room", "Room.leave"),
+    Piece(3, 3, "room", "Room.members"),
+    Piece(4, 4, "protocol", "clean_text"),
+    Piece(5, 5, "outbox", "Outbox.send"),
+    Piece(5, 5, "outbox", "Outbox.write_now"),
+    Piece(6, 6, "server", "ChatServer.broadcast_lines"),
+    Piece(7, 7, "client", "ChatClient.step"),
+    Piece(8, 8, "measure", "percentile"),
+    Piece(8, 8, "measure", "summary"),
+    Piece(9, 9, "cli", "explain_listen_error"),
+)
+"""Every exercise of the course, in the module where it lives."""
+
+NEEDED_BY = {
+    "server": (1, 2, 3, 4, 5, 6, 9),
+    "client": (1, 2, 4, 7),
+}
+"""The exercises each script runs on: it will not start until they are written."""
+
+STUB = 'raise NotImplementedError("exercise {exercise} (lesson {lesson}): {name}")'
+_STUB_FOUND = re.compile(r'NotImplementedError\(\s*"exercise (\d+) \(lesson (\d+)\): ([\w.]+)"')
+_HERE = Path(__file__).resolve().parent
+
+
+class PieceMissing(NotImplementedError):
+    """A piece of the chat room that is still a stub; ``str(error)`` says which, in one line."""
+
+
+def stub_for(piece):
+    """The line that stands for ``piece`` in the students' copy."""
+    return STUB.format(**piece._asdict())
+
+
+def missing(exercises=None):
+    """The pieces, of ``exercises`` (default: all), that are still stubs."""
+    wanted = set(exercises) if exercises is not None else None
+    found = []
+    for module in sorted({piece.module for piece in PIECES}):
+        source = (_HERE / f"{module}.py").read_text(encoding="utf-8")
+        for exercise, lesson, name in _STUB_FOUND.findall(source):
+            if wanted is None or int(exercise) in wanted:
+                found.append(Piece(int(exercise), int(lesson), module, name))
+    return sorted(found)
+
+
+def explain(piece):
+    """One line: which piece is missing, where to write it and how to check it."""
+    return (f"exercise {piece.exercise} (lesson {piece.lesson}) is not done yet: "
+            f"write {piece.name} in chatroom/{piece.module}.py, then run the check "
+            f"at the end of lesson {piece.lesson}")
+
+
+def require(*exercises):
+    """Raise PieceMissing, naming the first unwritten piece of ``exercises``."""
+    absent = missing(exercises)
+    if absent:
+        raise PieceMissing(explain(absent[0]))
+
+
+def require_for(script):
+    """Raise PieceMissing if ``script`` ("server" or "client") cannot run yet."""
+    require(*NEEDED_BY[script])
