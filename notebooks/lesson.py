@@ -25,6 +25,7 @@ __all__ = ["add_to_class", "check", "require", "PieceMissing"]
 KIT = Path(__file__).resolve().parents[1]
 CHECK_SECONDS = 300
 _STUB = re.compile(r"exercise (\d+) \(lesson (\d+)\): ([\w.]+)")
+_NOTEBOOK_STUB = re.compile(r"lesson (\d+): (.+)")
 
 
 def add_to_class(cls):
@@ -60,6 +61,10 @@ def _one_line(error):
             if piece.name == found.group(3):
                 return explain(piece)
         return f"exercise {exercise} (lesson {found.group(2)}) is not done yet: {found.group(3)}"
+    found = _NOTEBOOK_STUB.fullmatch(str(error)) if isinstance(error, NotImplementedError) else None
+    if found:
+        return (f"lesson {found.group(1)}: {found.group(2)} is yours to write, in the cell "
+                "that says 'Your code here'; run it, then this one again")
     return None
 
 

@@ -1,10 +1,13 @@
-"""Grade the exercises, for one student or for a whole class.
+"""Grade the exercises and challenges, for one student or for a whole class.
 
-    python tests/grade.py --student [FOLDER] [-k ex05]   # FOLDER defaults to exercises/
-    python tests/grade.py SUBMISSIONS --out DIR           # SUBMISSIONS: one folder per student
+    python tests/grade.py --student [COPY] [-k ex05]   # COPY defaults to this copy of the kit
+    python tests/grade.py CLASS --out DIR               # CLASS: one copy of the kit per student
 
-Each exercise's tests (tests/grading/test_exNN_*.py, with points per test) run
-against a folder shaped like exercises/, in a pytest process of their own
+A student's work is their copy of the kit: the exercises are pieces of its
+chatroom/ package, the challenges are files in its exercises/. Each
+exercise's tests (tests/grading/test_exNN_*.py and test_chN_*.py, with points
+per test) run against one copy, with that copy first on the module path, in a
+pytest process of their own
 with a time limit per test and a hard limit for the whole process, so an
 endless loop, a deadlock, a blocking recv, os._exit or sys.exit at import,
 a syntax error or threads left running cost a submission only the points of
@@ -21,6 +24,7 @@ import ast
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,15 +43,24 @@ class UsageError(Exception):
 
 
 def catalog():
-    """{exercise: [(test name, points), ...]}, read from the grading tests' source."""
+    """{exercise: [(test name, points), ...]}, read from the grading tests' source.
+
+    The exercises come first, then the challenges, each in number order.
+    """
     exercises = {}
-    for path in sorted(GRADING.glob("test_ex*.py")):
+    paths = [path for path in GRADING.glob("test_*.py") if re.match(r"test_(ex|ch)\d+_", path.name)]
+    for path in sorted(paths, key=_order):
         tests = []
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 tests.append((node.name, _points(node)))
         exercises[path.stem[len("test_"):]] = tests
     return exercises
+
+
+def _order(path):
+    kind, number = re.match(r"test_(ex|ch)(\d+)_", path.name).groups()
+    return (kind != "ex", int(number))
 
 
 def _points(function):
@@ -69,7 +82,9 @@ def grade_exercise(folder, exercise, tests, per_test=PER_TEST_SECONDS):
                    "-c", str(GRADING / "pytest.ini"), "--rootdir", str(GRADING), "-q",
                    f"--timeout={per_test}", f"--submission={Path(folder).resolve()}",
                    f"--results={results}"]
-        environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        # The copy first on the module path: ``import chatroom`` is the student's package.
+        environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                           PYTHONPATH=str(Path(folder).resolve()))
         with open(log, "w") as output:
             try:
                 ended = subprocess.run(command, cwd=scratch, env=environment, timeout=limit,
@@ -136,6 +151,8 @@ def exercise_note(results):
     unusable = [result["message"] for result in results if result.get("unusable")]
     if unusable:
         return "missing" if " is missing " in unusable[0] else "does not import"
+    if all(result["status"] == "not attempted" for result in results):
+        return "not attempted"
     if any(result["status"] == "timeout" for result in results):
         return "timed out"
     if any(result["message"].startswith("Python stopped") for result in results):
@@ -163,9 +180,13 @@ def report(folder, graded_exercises, out=sys.stdout):
     print(f"Grading {shown(folder)}\n", file=out)
     for exercise, results in graded_exercises.items():
         worth = sum(result["max"] for result in results)
-        print(f"{exercise:<20} {points[exercise]:>3} / {worth}", file=out)
+        print(f"{exercise:<26} {points[exercise]:>3} / {worth}", file=out)
         missed = [result for result in results if result["status"] != "passed"]
         messages = {result["message"] for result in missed}
+        if missed and all(result["status"] == "not attempted" for result in missed) \
+                and len(missed) == len(results):
+            print(f"    not attempted: {missed[0]['message']}", file=out)
+            continue
         if len(missed) > 1 and len(messages) == 1 and len(missed) == len(results):
             print(f"    all {len(missed)} tests, {missed[0]['status']}: {messages.pop()}", file=out)
             continue
@@ -237,19 +258,19 @@ def parse_arguments(argv):
         prog="python tests/grade.py",
         description="Grade the exercises: for one student (--student) or a class (SUBMISSIONS --out DIR).")
     parser.add_argument("submissions", nargs="?", type=Path,
-                        help="a folder with one folder per student, each shaped like exercises/")
+                        help="a folder with one copy of the kit per student, named after the student")
     parser.add_argument("--out", type=Path, help="where to write grades.csv, the JSON files and histogram.png")
-    parser.add_argument("--student", nargs="?", type=Path, const=ROOT / "exercises", metavar="FOLDER",
-                        help="grade one folder and show why each test failed (default: exercises/)")
+    parser.add_argument("--student", nargs="?", type=Path, const=ROOT, metavar="COPY",
+                        help="grade one copy of the kit and show why each test failed (default: this one)")
     parser.add_argument("-k", dest="pattern", default="", metavar="EXERCISE",
-                        help="grade only the exercises whose name contains this, e.g. ex05")
+                        help="grade only the exercises whose name contains this, e.g. ex05 or ch2")
     parser.add_argument("--timeout", type=float, default=PER_TEST_SECONDS, metavar="SECONDS",
                         help=f"time limit for each test (default {PER_TEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="pytest processes at once (default: the number of CPUs)")
     args = parser.parse_args(argv)
     if args.submissions is None and args.student is None:
-        args.student = ROOT / "exercises"  # no arguments: a student grading their own work
+        args.student = ROOT  # no arguments: a student grading their own copy
     if args.submissions is not None and args.student is not None:
         raise UsageError("give either --student [FOLDER] or SUBMISSIONS --out DIR, not both")
     if args.submissions is not None and args.out is None:
@@ -267,6 +288,28 @@ def chosen_exercises(pattern):
     return chosen
 
 
+def find_copy(folder):
+    """The copy of the kit in ``folder``, or in the one folder below it that holds it."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    if (folder / "chatroom").is_dir():
+        return folder
+    inside = [path.parent for path in folder.glob("*/chatroom") if path.is_dir()]
+    inside += [path.parent for path in folder.glob("*/*/chatroom") if path.is_dir()]
+    if len(inside) == 1:
+        print(f"found the copy inside {shown(inside[0])}/", file=sys.stderr)  # say where we looked
+        return inside[0]
+    raise UsageError(f"{folder} is not a copy of the kit: it has no chatroom/ folder")
+
+
+def copy_in(folder):
+    """A student's copy: ``folder`` itself, or the one copy nested inside it."""
+    try:
+        return find_copy(folder)
+    except UsageError:
+        return folder  # graded as it is: every piece is missing, and the row says so
+
+
 def student_folders(submissions):
     if not submissions.is_dir():
         raise UsageError(f"{submissions} is not a folder")
@@ -282,16 +325,15 @@ def main(argv=None):
         args = parse_arguments(argv)
         exercises = chosen_exercises(args.pattern)
         if args.student is not None:
-            if not args.student.is_dir():
-                raise UsageError(f"{args.student} is not a folder")
-            if not list(args.student.glob("ex*.py")):
-                raise UsageError(f"{args.student} holds no exercise files (exNN_*.py)")
-            graded = grade_folders([args.student], exercises, args.timeout, args.jobs)
-            total, most = report(args.student, graded[args.student])
+            copy = find_copy(args.student)
+            graded = grade_folders([copy], exercises, args.timeout, args.jobs)
+            total, most = report(copy, graded[copy])
             return 0 if total == most else 1
         folders = student_folders(args.submissions)
         started = time.monotonic()
-        graded = grade_folders(folders, exercises, args.timeout, args.jobs)
+        copies = {folder: copy_in(folder) for folder in folders}
+        graded = grade_folders(list(copies.values()), exercises, args.timeout, args.jobs)
+        graded = {folder: graded[copies[folder]] for folder in folders}
         write_class_reports(graded, exercises, args.out)
         print(f"Graded {len(folders)} students in {time.monotonic() - started:.0f} s: "
               f"{args.out / 'grades.csv'}, one JSON file per student, {args.out / 'histogram.png'}")

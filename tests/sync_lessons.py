@@ -1,100 +1,162 @@
-"""Keep the lessons' package cells equal to the package.
+"""Keep the lessons' package code equal to the package.
 
-A lesson code cell whose first line is a path comment, such as
+A lesson presents package code in two ways.
 
-    # chatroom/protocol.py
+1. A code cell whose first line is a path comment, such as ``# chatroom/room.py``,
+   shows code of that module, and runs it. A class may be shown in parts: its
+   ``class`` line and docstring with some methods in one cell, and further
+   methods in later cells, each as a function under ``@add_to_class(Class)``.
+2. An exercise, which the student writes in the package file, is shown in a
+   markdown cell: a fenced ``python`` block whose first line is the path
+   comment, holding the piece as the students' copy has it: its signature,
+   its docstring and the stub that names the exercise.
 
-presents code of that module. Every top-level function and class in such a
-cell must be, to the character, the one in the package, and every top-level
-function and class in the package must appear in one such cell. Imports and
-other statements in the cell are free, so the lesson can run on its own.
-
-tests/test_lessons_build_package.py checks this. After editing chatroom/, run
+Every function, class and method of the package (but chatroom/pieces.py, the
+kit's own machinery) is presented exactly once, to the character, and a
+lesson presents nothing that the package lacks. tests/test_lessons_build_package.py
+checks this. After editing chatroom/, run
 
     python tests/sync_lessons.py
 
-to copy each changed definition into the lesson cells that show it, then
+to copy each changed definition into the lessons that show it, then
 re-execute those lessons (the command prints which) so their outputs match.
 """
 
 import ast
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
 
+from answers import BEGIN, package_stub, replace_answers
+
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = re.compile(r"#\s*(chatroom/[\w/]+\.py)\s*$")
+MARKER = re.compile(r"#\s*(chatroom/\w+\.py)\s*$")
+FENCE = re.compile(r"(```python\n)(.*?)(```)", re.S)
+NOT_TAUGHT = {"chatroom/pieces.py"}  # how the kit names unwritten pieces, not the chat room
+ADD_TO_CLASS = re.compile(r"@add_to_class\((\w+)\)\s*$")
 
 
-def definitions(source, filename):
-    """{name: (first line, last line, source)} of the top-level defs and classes in ``source``.
+def units(source, filename):
+    """{name: (first line, end line, text)}: each function, class header and method.
 
-    Line numbers count from 0 and the last one is excluded, as in a slice.
+    A class's header is its ``class`` line, docstring and attributes, up to its
+    first method. A method is keyed ``Class.method`` and its text is dedented;
+    so is a function under ``@add_to_class(Class)``, whose decorator is left out.
     """
     lines = source.splitlines()
     found = {}
+
+    def text(first, end):
+        return textwrap.dedent("\n".join(lines[first:end])).rstrip()
+
     for node in ast.parse(source, filename).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            found[node.name] = (start, node.end_lineno, "\n".join(lines[start:node.end_lineno]))
+            owner = ADD_TO_CLASS.match(lines[start].strip())
+            if owner:
+                found[f"{owner.group(1)}.{node.name}"] = (start, node.end_lineno,
+                                                          text(start + 1, node.end_lineno))
+            else:
+                found[node.name] = (start, node.end_lineno, text(start, node.end_lineno))
+        elif isinstance(node, ast.ClassDef):
+            methods = [child for child in node.body
+                       if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            header_end = (min([methods[0].lineno] + [d.lineno for d in methods[0].decorator_list]) - 1
+                          if methods else node.end_lineno)
+            while header_end > node.lineno and not lines[header_end - 1].strip():
+                header_end -= 1
+            found[node.name] = (node.lineno - 1, header_end, text(node.lineno - 1, header_end))
+            for method in methods:
+                start = min([method.lineno] + [d.lineno for d in method.decorator_list]) - 1
+                found[f"{node.name}.{method.name}"] = (start, method.end_lineno,
+                                                       text(start, method.end_lineno))
     return found
 
 
-def package_definitions():
-    """{(module, name): source} for every top-level def and class in chatroom/."""
+def package_units():
+    """{(module path, name): (text, is an exercise)} for the whole package."""
     found = {}
     for path in sorted((ROOT / "chatroom").glob("*.py")):
         module = path.relative_to(ROOT).as_posix()
-        for name, (_, _, code) in definitions(path.read_text(encoding="utf-8"), module).items():
-            found[(module, name)] = code
+        if module in NOT_TAUGHT:
+            continue
+        source = path.read_text(encoding="utf-8")
+        student = units(replace_answers(source, path.name, package_stub(path.stem)), module)
+        for name, (_, _, code) in units(source, module).items():
+            if BEGIN in code:
+                found[(module, name)] = (student[name][2], True)
+            else:
+                found[(module, name)] = (code, False)
     return found
 
 
-def marked_cells():
-    """(notebook path, notebook, cell, module) for every lesson cell marked with a module."""
+def presentations(notebook):
+    """(kind, module, source) for each code cell and exercise block that presents package code.
+
+    ``kind`` is "code" for a code cell, "exercise" for a markdown block.
+    """
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            marker = MARKER.match(cell.source.split("\n", 1)[0])
+            if marker:
+                yield "code", marker.group(1), cell.source, index, None
+        elif cell.cell_type == "markdown":
+            for block in FENCE.finditer(cell.source):
+                marker = MARKER.match(block.group(2).split("\n", 1)[0])
+                if marker:
+                    yield "exercise", marker.group(1), block.group(2), index, block.span(2)
+
+
+def lesson_units():
+    """{(module, name): [(notebook name, kind, text), ...]} from every lesson."""
+    found = {}
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        for cell in notebook.cells:
-            marker = MARKER.match(cell.source.split("\n", 1)[0])
-            if cell.cell_type == "code" and marker:
-                yield path, notebook, cell, marker.group(1)
-
-
-def lesson_definitions():
-    """{(module, name): [(notebook name, source), ...]} from the marked lesson cells."""
-    found = {}
-    for path, _, cell, module in marked_cells():
-        for name, (_, _, code) in definitions(cell.source, path.name).items():
-            found.setdefault((module, name), []).append((path.name, code))
+        for kind, module, source, _, _ in presentations(notebook):
+            for name, (_, _, code) in units(source, path.name).items():
+                if kind == "exercise" and "." not in name and _is_class(source, name):
+                    continue  # a class line in an exercise block only shows where the method goes
+                found.setdefault((module, name), []).append((path.name, kind, code))
     return found
 
 
-def synced(source, module, package):
+def _is_class(source, name):
+    return any(isinstance(node, ast.ClassDef) and node.name == name
+               for node in ast.parse(source).body)
+
+
+def synced(source, module, package, kind):
     """``source`` with each definition replaced by the package's version of it."""
     lines = source.split("\n")
-    # From the bottom up, so earlier line numbers stay valid as lengths change.
-    spans = sorted(definitions(source, module).items(), key=lambda item: -item[1][0])
-    for name, (start, end, _) in spans:
-        if (module, name) in package:
-            lines[start:end] = package[(module, name)].split("\n")
+    spans = sorted(units(source, module).items(), key=lambda item: -item[1][0])
+    for name, (start, end, code) in spans:
+        wanted = package.get((module, name))
+        if wanted is None or (kind == "exercise") != wanted[1] or code == wanted[0]:
+            continue
+        indent = re.match(r"\s*", lines[start + (1 if ADD_TO_CLASS.match(lines[start].strip()) else 0)]).group()
+        first = start + 1 if ADD_TO_CLASS.match(lines[start].strip()) else start
+        lines[first:end] = [indent + line if line else line for line in wanted[0].split("\n")]
     return "\n".join(lines)
 
 
 def main():
-    package = package_definitions()
-    changed = {}
-    for path, notebook, cell, module in marked_cells():
-        new_source = synced(cell.source, module, package)
-        if new_source != cell.source:
-            cell.source = new_source
-            changed[path] = notebook
-    for path, notebook in changed.items():
-        nbformat.write(notebook, path)
-        print(f"updated {path.relative_to(ROOT)}: re-execute it, then check it with pytest")
-    if not changed:
-        print("every lesson cell already matches the package")
+    package = package_units()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        changed = False
+        for kind, module, source, index, span in reversed(list(presentations(notebook))):
+            new = synced(source, module, package, kind)
+            if new != source:
+                cell = notebook.cells[index]
+                cell.source = new if span is None else cell.source[:span[0]] + new + cell.source[span[1]:]
+                changed = True
+        if changed:
+            nbformat.write(notebook, path)
+            print(f"updated {path.relative_to(ROOT)}: re-execute it, then check it with pytest")
+    print("done: every lesson's package code is as in chatroom/")
     return 0
 
 

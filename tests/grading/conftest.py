@@ -1,20 +1,31 @@
-"""The grading harness: which folder is graded, points per test, and a results file.
+"""The grading harness: which copy of the kit is graded, points per test, and a results file.
 
-tests/grade.py runs one exercise per pytest process, for example
+tests/grade.py runs one exercise per pytest process, with the graded copy of
+the kit first on PYTHONPATH, so ``import chatroom`` is the student's package:
 
-    python -m pytest -c tests/grading/pytest.ini tests/grading/test_ex05_line_buffer.py
-        --submission exercises --results ex05.jsonl
+    python -m pytest -c tests/grading/pytest.ini tests/grading/test_ex02_line_buffer.py
+        --submission COPY --results ex02.jsonl
+
+Fixtures for the grading tests:
+    piece("protocol")          the graded copy's chatroom.protocol
+    challenge("ch1_...")       the graded copy's exercises/ch1_....py
+    make_pair()                two connected TCP sockets on 127.0.0.1
+    start_server(cls, **kw)    a started ChatServer (or a subclass) on 127.0.0.1, port 0,
+                               once the exercises it runs on are written
 
 Each finished test is appended to the results file at once, as one JSON line
 (name, points, max, status, message), so what finished before a crash or a
-kill still counts. The statuses: passed, failed (an assertion, whose message
-is written for the student), error (the submission raised, or does not
-import) and timeout (pytest-timeout stopped the test).
+kill still counts. The statuses: passed; failed (an assertion, whose message
+is written for the student); not attempted (the piece is still its stub);
+error (the submission raised, or does not import); timeout.
 """
 
+import importlib
 import importlib.util
 import json
 import os
+import queue
+import re
 import socket
 import sys
 from pathlib import Path
@@ -22,7 +33,8 @@ from pathlib import Path
 import pytest
 
 SOCKET_TIMEOUT = 2.0  # for every socket, the submission's own included
-ROOT = Path(__file__).resolve().parents[2]
+KIT = Path(__file__).resolve().parents[2]
+STUB = re.compile(r"(exercise (\d+) \(lesson \d+\)|challenge (\d+)): ([\w.]+)")
 
 
 class SubmissionUnusable(Exception):
@@ -30,8 +42,8 @@ class SubmissionUnusable(Exception):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--submission", default=str(ROOT / "exercises"),
-                     help="the folder to grade, shaped like exercises/ (default: exercises/)")
+    parser.addoption("--submission", default=str(KIT),
+                     help="the copy of the kit to grade (default: this one)")
     parser.addoption("--results", default=None,
                      help="append one JSON line per finished test to this file")
 
@@ -39,6 +51,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     socket.setdefaulttimeout(SOCKET_TIMEOUT)
     sys.dont_write_bytecode = True  # leave no __pycache__ in a student's folder
+    folder = str(Path(config.getoption("--submission")).resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def pytest_collection_modifyitems(items):
@@ -48,17 +63,45 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def submission(request):
-    """submission("ex05_line_buffer") -> the graded folder's module of that name."""
-    folder = Path(request.config.getoption("--submission"))
-    return lambda name: load(folder, name)
+def folder(request):
+    return Path(request.config.getoption("--submission")).resolve()
 
 
-def load(folder, name):
-    path = folder / f"{name}.py"
+@pytest.fixture(scope="session")
+def piece(folder):
+    """piece("protocol") -> the graded copy's chatroom.protocol module."""
+    return lambda module: load_piece(folder, module)
+
+
+@pytest.fixture(scope="session")
+def challenge(folder):
+    """challenge("ch1_private_messages") -> the graded copy's exercises/ch1_private_messages.py."""
+    return lambda name: load_file(folder / "exercises" / f"{name}.py", f"challenge_{name}")
+
+
+def load_piece(folder, module):
+    path = folder / "chatroom" / f"{module}.py"
     if not path.is_file():
-        raise SubmissionUnusable(f"{path.name} is missing from {folder}")
-    spec = importlib.util.spec_from_file_location(f"submitted_{name}", path)
+        raise SubmissionUnusable(f"chatroom/{module}.py is missing from {folder.name}")
+    try:
+        loaded = importlib.import_module(f"chatroom.{module}")
+    except SyntaxError as problem:
+        raise SubmissionUnusable(f"chatroom/{Path(problem.filename or '').name} does not parse: "
+                                 f"{problem.msg} (line {problem.lineno})") from None
+    except SystemExit:
+        raise SubmissionUnusable(f"chatroom/{module}.py calls sys.exit() when it is imported") from None
+    except Exception as problem:  # the student's code ran and failed: say how
+        raise SubmissionUnusable(f"importing chatroom.{module} raised "
+                                 f"{type(problem).__name__}: {problem}") from None
+    if Path(loaded.__file__).resolve() != path.resolve():
+        raise RuntimeError(f"the grader imported {loaded.__file__}, not {path}")
+    return loaded
+
+
+def load_file(path, name):
+    if not path.is_file():
+        raise SubmissionUnusable(f"exercises/{path.name} is missing")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -67,7 +110,7 @@ def load(folder, name):
             f"{path.name} does not parse: {problem.msg} (line {problem.lineno})") from None
     except SystemExit:
         raise SubmissionUnusable(f"{path.name} calls sys.exit() when it is imported") from None
-    except Exception as problem:  # the student's code ran and failed: say how
+    except Exception as problem:
         raise SubmissionUnusable(
             f"importing {path.name} raised {type(problem).__name__}: {problem}") from None
     return module
@@ -91,6 +134,31 @@ def make_pair():
         sock.close()
 
 
+@pytest.fixture
+def start_server(piece):
+    """start_server(cls=None, needs=(2, ..., 6), **options) -> a started server on 127.0.0.1.
+
+    It listens on a free port; ``server.events`` is a queue of what it logged. A server
+    needs the exercises it runs on (``needs``): while one is a stub, the test stops with
+    "needs exercise N first". Every server is stopped after the test.
+    """
+    started = []
+
+    def start(cls=None, needs=(2, 3, 4, 5, 6), **options):
+        for absent in piece("pieces").missing(needs)[:1]:  # say so, rather than time out
+            raise NotImplementedError(f"exercise {absent.exercise} (lesson {absent.lesson}): "
+                                      f"{absent.name}")
+        events = queue.Queue()
+        server = (cls or piece("server").ChatServer)("127.0.0.1", 0, on_event=events.put, **options)
+        server.events = events
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -103,6 +171,12 @@ def pytest_runtest_makereport(item, call):
             file.write(json.dumps(record) + "\n")
 
 
+def own_number(item):
+    """The number of the exercise or challenge a test belongs to: test_ex05_... -> 5."""
+    found = re.match(r"test_(ex|ch)(\d+)_", Path(str(item.fspath)).name)
+    return (found.group(1), int(found.group(2))) if found else (None, None)
+
+
 def judge(item, report, excinfo):
     """The result of one test, as the report shows it."""
     worth = item.get_closest_marker("points").args[0]
@@ -112,7 +186,14 @@ def judge(item, report, excinfo):
     elif report.failed:
         error = excinfo.value
         text = str(error).strip()
-        if isinstance(error, AssertionError):
+        stub = STUB.fullmatch(text) if isinstance(error, NotImplementedError) else None
+        if stub:
+            kind, number = ("ex", int(stub.group(2))) if stub.group(2) else ("ch", int(stub.group(3)))
+            if (kind, number) == own_number(item):
+                status, message = "not attempted", f"{stub.group(4)} is not written yet"
+            else:
+                status, message = "error", f"needs {stub.group(1)} first: {stub.group(4)} is not written yet"
+        elif isinstance(error, AssertionError):
             status, message = "failed", text.splitlines()[0] if text else "an assertion failed"
         elif text.startswith("Timeout"):  # pytest-timeout's own failure
             status = "timeout"

@@ -1,4 +1,4 @@
-"""Exercise 8: percentile and summary."""
+"""Exercise 8 (lesson 8): percentile and summary of latencies (chatroom/measure.py)."""
 
 import random
 import statistics
@@ -7,8 +7,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def ex(submission):
-    return submission("ex08_percentile")
+def ex(piece):
+    return piece("measure")
 
 
 @pytest.mark.points(2)
@@ -52,3 +52,10 @@ def test_summary(ex):
     assert got["p50"] == pytest.approx(1.0), f"p50 should be 1.0, got {got['p50']!r}"
     assert got["p99"] == pytest.approx(40.1), f"p99 should be 40.1, got {got['p99']!r}"
     assert got["max"] == 50.0, f"max should be 50.0, got {got['max']!r}"
+
+
+@pytest.mark.points(1)
+def test_no_values_is_an_error(ex):
+    with pytest.raises(ValueError):
+        got = ex.percentile([], 50)
+        raise AssertionError(f"percentile([], 50) should raise ValueError; it returned {got!r}")

@@ -1,4 +1,4 @@
-"""Exercise 7: Outbox."""
+"""Exercise 5 (lesson 5): the non-blocking outbox, Outbox.send and write_now (chatroom/outbox.py)."""
 
 import socket
 import threading
@@ -9,8 +9,8 @@ SMALL = 4096  # socket buffers, so that a reader that never reads fills them fas
 
 
 @pytest.fixture(scope="module")
-def ex(submission):
-    return submission("ex07_outbox")
+def outbox_module(piece):
+    return piece("outbox")
 
 
 @pytest.fixture
@@ -33,40 +33,43 @@ def read_exactly(sock, size):
 
 
 @pytest.mark.points(2)
-def test_a_send_that_fits_goes_out_at_once(ex, make_pair):
+def test_a_send_that_fits_goes_out_at_once(outbox_module, make_pair):
     sender, reader = make_pair()
-    outbox = ex.Outbox(sender)
+    outbox = outbox_module.Outbox(sender)
     assert outbox.send(b"hello\n") is True, "send(b'hello\\n') to a reading client should return True"
     got = read_exactly(reader, 6)
     assert got == b"hello\n", f"the client should get b'hello\\n' at once, got {got!r}"
+    assert not outbox.has_backlog(), "everything fitted in the kernel's buffer: nothing should wait"
 
 
 @pytest.mark.points(3)
-def test_send_never_blocks_on_a_client_that_stops_reading(ex, stuck_pair):
+def test_send_never_blocks_on_a_client_that_stops_reading(outbox_module, stuck_pair):
     sender, reader = stuck_pair
-    outbox = ex.Outbox(sender, max_backlog=10_000_000)
+    outbox = outbox_module.Outbox(sender, max_backlog=10_000_000)
     for n in range(200):  # 2 MB: far more than the socket buffers hold
         assert outbox.send(b"%09d\n" % n * 1000) is True, (
             f"send number {n} returned False, but the backlog is under max_backlog")
-    assert outbox.backlog, "the client reads nothing, so some data must wait in self.backlog"
+    assert outbox.has_backlog(), "the client reads nothing, so some data must wait in the backlog"
 
 
 @pytest.mark.points(2)
-def test_an_overflowing_backlog_breaks_the_outbox(ex, stuck_pair):
+def test_an_overflowing_backlog_breaks_the_outbox(outbox_module, stuck_pair):
     sender, reader = stuck_pair
-    outbox = ex.Outbox(sender, max_backlog=50_000)
+    outbox = outbox_module.Outbox(sender, max_backlog=50_000)
     answers = [outbox.send(b"z" * 1000) for _ in range(500)]
-    assert False in answers, "500 kB for a client that never reads, with max_backlog=50_000: send never returned False"
+    assert False in answers, ("500 kB for a client that never reads, with max_backlog=50_000: "
+                              "send never returned False")
     first = answers.index(False)
     assert all(answer is False for answer in answers[first:]), (
         "once send has returned False, it should return False for good")
     assert outbox.broken is True, "a client too far behind should make outbox.broken True"
+    assert outbox.overflowed is True, "a backlog over max_backlog should make outbox.overflowed True"
 
 
 @pytest.mark.points(3)
-def test_the_backlog_arrives_whole_and_in_order(ex, stuck_pair):
+def test_the_backlog_arrives_whole_and_in_order(outbox_module, stuck_pair):
     sender, reader = stuck_pair
-    outbox = ex.Outbox(sender, max_backlog=10_000_000)
+    outbox = outbox_module.Outbox(sender, max_backlog=10_000_000)
     lines = [b"line %06d\n" % n for n in range(5_000)]
     for line in lines:
         outbox.send(line)
@@ -78,14 +81,14 @@ def test_the_backlog_arrives_whole_and_in_order(ex, stuck_pair):
         if len(received) >= len(expected):
             break
     assert bytes(received) == expected, (
-        f"the client got {len(received)} of {len(expected)} bytes, or not in order: flush should "
-        "send the backlog from the front")
+        f"the client got {len(received)} of {len(expected)} bytes, or not in order: write_now "
+        "should send the backlog from the front and keep the rest")
 
 
 @pytest.mark.points(2)
-def test_a_client_that_has_gone_breaks_the_outbox(ex, make_pair):
+def test_a_client_that_has_gone_breaks_the_outbox(outbox_module, make_pair):
     sender, reader = make_pair()
-    outbox = ex.Outbox(sender)
+    outbox = outbox_module.Outbox(sender)
     reader.close()
     pause, answers = threading.Event(), []
     for _ in range(100):  # the first send may go out before the peer's reset comes back
@@ -95,3 +98,4 @@ def test_a_client_that_has_gone_breaks_the_outbox(ex, make_pair):
         pause.wait(0.01)
     assert False in answers, "the client has closed its socket: send should return False sooner or later"
     assert outbox.broken is True, "a client that has gone should make outbox.broken True"
+    assert outbox.overflowed is False, "a client that has gone did not overflow: overflowed stays False"

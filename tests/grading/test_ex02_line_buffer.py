@@ -1,4 +1,4 @@
-"""Exercise 5: LineBuffer."""
+"""Exercise 2 (lesson 2): LineBuffer.feed, framing that keeps UTF-8 whole (chatroom/protocol.py)."""
 
 import tracemalloc
 
@@ -6,51 +6,52 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def ex(submission):
-    return submission("ex05_line_buffer")
+def protocol(piece):
+    return piece("protocol")
 
 
 @pytest.mark.points(2)
-def test_coalesced_lines_come_out_separately(ex):
-    got = ex.LineBuffer().feed(b"one\ntwo\nthree\n")
+def test_coalesced_lines_come_out_separately(protocol):
+    got = protocol.LineBuffer().feed(b"one\ntwo\nthree\n")
     assert got == [b"one", b"two", b"three"], (
         f"feed(b'one\\ntwo\\nthree\\n') should return [b'one', b'two', b'three'], got {got!r}")
 
 
 @pytest.mark.points(2)
-def test_a_line_split_across_feeds_comes_out_whole(ex):
-    lines = ex.LineBuffer()
+def test_a_line_split_across_feeds_comes_out_whole(protocol):
+    lines = protocol.LineBuffer()
     first = lines.feed(b"hel")
     second = lines.feed(b"lo\nwor")
     third = lines.feed(b"ld\n")
     assert first == [], f"feed(b'hel') completes no line, so it should return [], got {first!r}"
     assert second == [b"hello"], f"then feed(b'lo\\nwor') should return [b'hello'], got {second!r}"
     assert third == [b"world"], f"then feed(b'ld\\n') should return [b'world'], got {third!r}"
+    assert lines.pending() == b"", f"nothing should be pending after that, got {lines.pending()!r}"
 
 
 @pytest.mark.points(1)
-def test_byte_at_a_time_and_a_split_character(ex):
-    lines, got = ex.LineBuffer(), []
+def test_byte_at_a_time_and_a_split_character(protocol):
+    lines, got = protocol.LineBuffer(), []
     for byte in "café ☕\n".encode("utf-8"):
         got += lines.feed(bytes([byte]))
     assert got == ["café ☕".encode("utf-8")], f"fed one byte at a time, the line came out as {got!r}"
 
 
 @pytest.mark.points(1)
-def test_crlf_ends_a_line_too(ex):
-    got = ex.LineBuffer().feed(b"hi\r\n")
+def test_crlf_ends_a_line_too(protocol):
+    got = protocol.LineBuffer().feed(b"hi\r\n")
     assert got == [b"hi"], f"feed(b'hi\\r\\n') should return [b'hi'], got {got!r}"
 
 
 @pytest.mark.points(1)
-def test_a_line_of_exactly_max_bytes_passes(ex):
-    got = ex.LineBuffer(max_bytes=10).feed(b"0123456789\n")
+def test_a_line_of_exactly_max_bytes_passes(protocol):
+    got = protocol.LineBuffer(max_bytes=10).feed(b"0123456789\n")
     assert got == [b"0123456789"], f"a 10-byte line with max_bytes=10 should pass, got {got!r}"
 
 
 @pytest.mark.points(2)
-def test_a_too_long_line_becomes_one_none(ex):
-    lines = ex.LineBuffer(max_bytes=10)
+def test_a_too_long_line_becomes_one_none(protocol):
+    lines = protocol.LineBuffer(max_bytes=10)
     got = lines.feed(b"short\n" + b"x" * 25 + b"\nafter\n")
     assert got == [b"short", None, b"after"], (
         f"with max_bytes=10, a 25-byte line between two short ones should give "
@@ -58,8 +59,8 @@ def test_a_too_long_line_becomes_one_none(ex):
 
 
 @pytest.mark.points(2)
-def test_an_endless_line_costs_no_memory(ex):
-    lines, got = ex.LineBuffer(max_bytes=100), []
+def test_an_endless_line_costs_no_memory(protocol):
+    lines, got = protocol.LineBuffer(max_bytes=100), []
     chunk = b"y" * 65536
     tracemalloc.start()
     try:

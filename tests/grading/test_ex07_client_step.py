@@ -1,0 +1,118 @@
+"""Exercise 7 (lesson 7): ChatClient.step, the client's select step (chatroom/client.py)."""
+
+import io
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client_module(piece):
+    return piece("client")
+
+
+class Keyboard:
+    """A pipe that select can watch, as a terminal's standard input is."""
+
+    def __init__(self, client_module):
+        read_end, self.write_end = os.pipe()
+        self.stream = open(read_end, "rb", buffering=0)
+        self.keys = client_module.StdinKeyboard(self.stream)
+
+    def type(self, text):
+        os.write(self.write_end, text.encode("utf-8"))
+
+    def end(self):
+        """Ctrl-D: the end of input."""
+        if self.write_end is not None:
+            os.close(self.write_end)
+            self.write_end = None
+
+    def close(self):
+        self.end()
+        self.stream.close()
+
+
+@pytest.fixture
+def chat(client_module, make_pair):
+    """(a ChatClient, the server's end of its socket, the keyboard, the screen)."""
+    sock, server_end = make_pair()
+    keyboard, screen = Keyboard(client_module), io.StringIO()
+    yield client_module.ChatClient(sock, keyboard.keys, screen), server_end, keyboard, screen
+    keyboard.close()
+
+
+@pytest.mark.points(2)
+def test_what_the_server_sends_is_shown(chat):
+    client, server_end, keyboard, screen = chat
+    server_end.sendall("<bob> héllo\n".encode("utf-8"))
+    going_on = client.step(2.0)
+    assert screen.getvalue() == "<bob> héllo\n", (
+        f"the server sent '<bob> héllo\\n'; the screen shows {screen.getvalue()!r}")
+    assert going_on is True, "step should return True while the chat goes on"
+
+
+@pytest.mark.points(2)
+def test_a_typed_line_is_sent_and_echoed(chat):
+    client, server_end, keyboard, screen = chat
+    keyboard.type("hi all\n")
+    going_on = client.step(2.0)
+    got = server_end.recv(100)
+    assert got == b"hi all\n", f"the user typed 'hi all'; the server got {got!r}"
+    assert screen.getvalue() == "<You> hi all\n", f"the screen shows {screen.getvalue()!r}"
+    assert going_on is True, "step should return True while the chat goes on"
+
+
+@pytest.mark.points(2)
+def test_the_server_going_away_ends_the_chat(chat):
+    client, server_end, keyboard, screen = chat
+    server_end.close()
+    assert client.step(2.0) is False, (
+        "the server closed the connection (recv returned b''): step should return False")
+    assert "closed the connection" in screen.getvalue(), (
+        f"the screen should say the server closed the connection; it shows {screen.getvalue()!r}")
+
+
+@pytest.mark.points(1)
+def test_the_end_of_input_ends_the_chat(chat):
+    client, server_end, keyboard, screen = chat
+    keyboard.end()
+    assert client.step(2.0) is False, "the keyboard's input ended (Ctrl-D): step should return False"
+
+
+@pytest.mark.points(1)
+def test_quit_is_sent_and_ends_the_chat(chat):
+    client, server_end, keyboard, screen = chat
+    keyboard.type("/quit\n")
+    server_end.sendall(b"* Bye!\n")
+    going_on = client.step(2.0)
+    if going_on:  # the server's line came first; the keyboard's turn is next
+        going_on = client.step(2.0)
+    assert server_end.recv(100) == b"/quit\n", "/quit should be sent to the server"
+    assert going_on is False, "after sending /quit, step should return False"
+
+
+@pytest.mark.points(2)
+def test_when_both_are_ready_the_server_goes_first(chat):
+    client, server_end, keyboard, screen = chat
+    server_end.sendall(b"<bob> first\n")
+    keyboard.type("second\n")
+    assert client.step(2.0) is True, "step should return True while the chat goes on"
+    if "<You>" not in screen.getvalue():  # select saw only one of them ready: one more step
+        client.step(2.0)
+    assert screen.getvalue() == "<bob> first\n<You> second\n", (
+        f"with both ready, the server's line should be shown before the typed one: "
+        f"{screen.getvalue()!r}")
+
+
+@pytest.mark.points(2)
+def test_quiet_time_shows_a_line_without_its_end(chat):
+    client, server_end, keyboard, screen = chat
+    server_end.sendall(b"a prompt with no newline")
+    for _ in range(10):  # the data arrives, then a quiet step shows it
+        assert client.step(0.2) is True, "step should return True while the chat goes on"
+        if screen.getvalue():
+            break
+    assert screen.getvalue() == "a prompt with no newline\n", (
+        "when nothing is ready before the timeout, step should call show_unfinished(); the "
+        f"screen shows {screen.getvalue()!r}")
