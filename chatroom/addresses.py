@@ -1,7 +1,8 @@
 """This machine's IP addresses: the ones a client on another machine can use.
 
 There is no single portable call for this, so ``local_addresses`` asks in
-three ways and merges the answers. None of them sends a packet.
+three ways and merges the answers. Only the host-name lookup may ask the network
+(DNS, or mDNS on macOS, where it can stall for seconds); the other two send nothing.
 """
 
 import ipaddress

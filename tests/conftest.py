@@ -102,11 +102,11 @@ class Script:
     """A ``python ARGS`` (or ``program ARGS``) subprocess in the background; a thread
     reads its output, so that waiting for a line has a timeout."""
 
-    def __init__(self, *args, env=None, program=sys.executable):
+    def __init__(self, *args, env=None, program=sys.executable, cwd=ROOT):
         self.process = subprocess.Popen(
             [program, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
-            env=env or script_env(), cwd=ROOT)
+            env=env or script_env(), cwd=cwd)
         self.output = queue.Queue()
         self.seen = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -1,9 +1,10 @@
 """The grader proves that its tests can fail, and that it is fair and bounded.
 
-One class is graded for real, with tests/grade.py as an instructor runs it:
-the reference solutions (full marks), the untouched stubs (zero), a partial
-submission, and a submission that misbehaves in every way the issue lists.
-Each misbehaviour must cost only the points of the exercise it is in.
+One class of copies of the kit is graded for real, with tests/grade.py as an
+instructor runs it: a perfect copy (released with solutions), a blank copy (as
+released), a partial one, one unzipped into a nested folder, and one that
+misbehaves in every way listed below. Each misbehaviour must cost only the
+points of the exercise it is in.
 """
 
 import csv
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+import answers
 import grade
 import make_exercises
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 BAD_CASE_TIMEOUT = 1.0  # seconds per test for the class below: the bad cases wait this long
-SCRIPT_TIMEOUT = 120
+SCRIPT_TIMEOUT = 300
 
 
 def worth(exercise):
@@ -32,65 +33,55 @@ def worth(exercise):
 MAXIMUM = sum(worth(exercise) for exercise in grade.catalog())
 
 
-def replace(folder, exercise, source):
-    (folder / f"{exercise}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+def release(target, *options):
+    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
+                   check=True, capture_output=True, timeout=SCRIPT_TIMEOUT, stdin=subprocess.DEVNULL)
+    return target
 
 
-def misbehaving_submission(folder):
-    """The reference solutions, except one misbehaviour per exercise."""
-    shutil.copytree(SOLUTIONS, folder)
-    solution = (SOLUTIONS / "ex01_sockets.py").read_text(encoding="utf-8")
-    # ex01: waits for the close even past the limit, with no timeout: a blocking recv.
-    replace(folder, "ex01_sockets", solution.replace(
-        "    chunks = []\n",
-        "    sock.settimeout(None)\n    limit = float('inf')\n    chunks = []\n"))
-    replace(folder, "ex02_threads", """
-        import threading
+def break_piece(copy, module, before, inserted):
+    """Put ``inserted`` lines into chatroom/<module>.py just before the line ``before``."""
+    path = copy / "chatroom" / f"{module}.py"
+    source = path.read_text(encoding="utf-8")
+    assert before in source, f"{before!r} is not in {module}.py"
+    path.write_text(source.replace(before, inserted + before, 1), encoding="utf-8")
 
-        class Roster:
-            def __init__(self):
-                self.lock = threading.Lock()
-                self.names = []
 
-            def add(self, name):
-                with self.lock:
-                    with self.lock:  # a deadlock: the lock is not re-entrant
-                        self.names.append(name)
+MISBEHAVIOURS = {
+    "ex01_ports_and_addresses": ("cli", "    lowest = 0 if allow_zero else 1\n",
+                                 "    while True:  # an endless loop\n        pass\n"),
+    "ex05_outbox": ("outbox", "        with self._lock:\n            if self.broken:",
+                    "        threading.Thread(target=threading.Event().wait).start()  # never ends\n"),
+    "ex07_client_step": ("client", "        ready, _, _ = select.select([self.sock, self.keys]",
+                         "        raise SystemExit('bye')\n"),
+    "ex09_listen_errors": ("cli", '    if has_errno(error, "EADDRINUSE")',
+                           "    import os\n    os._exit(3)\n"),
+}
 
-            def remove(self, name):
-                pass
 
-            def snapshot(self):
-                return []
-        """)
-    replace(folder, "ex03_broadcast", "import os\nos._exit(3)\n")
-    replace(folder, "ex04_select_loop", "import sys\nsys.exit('bye')\n")
-    replace(folder, "ex05_line_buffer", """
-        class LineBuffer:
-            def __init__(self, max_bytes=2048):
-                self.max_bytes = max_bytes
-
-            def feed(self, data):
-                while True:  # an endless loop
-                    pass
-        """)
-    replace(folder, "ex06_safe_text", "def clean_text(text)\n    return text\n")
-    # ex07: correct, but leaves a thread running that never ends.
-    (folder / "ex07_outbox.py").write_text(
-        "import threading\nthreading.Thread(target=threading.Event().wait).start()\n"
-        + (SOLUTIONS / "ex07_outbox.py").read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "ex09_command_line.py").unlink()  # and one exercise not handed in
+def misbehaving_copy(target, perfect):
+    """The perfect copy, but for one misbehaviour in each of five exercises."""
+    shutil.copytree(perfect, target)
+    for module, before, inserted in MISBEHAVIOURS.values():
+        break_piece(target, module, before, inserted)
+    with open(target / "chatroom" / "measure.py", "a", encoding="utf-8") as measure:
+        measure.write("\ndef broken(:\n")  # ex08: a syntax error
+    return target
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    """Grade four students with the instructor's command; return (output folder, rows)."""
-    submissions = tmp_path_factory.mktemp("submissions")
-    shutil.copytree(SOLUTIONS, submissions / "reference")
-    shutil.copytree(EXERCISES, submissions / "untouched")
-    shutil.copytree(EXERCISES, submissions / "partial")
-    shutil.copy(SOLUTIONS / "ex08_percentile.py", submissions / "partial")
-    misbehaving_submission(submissions / "misbehaving")
+    """Grade a class of copies with the instructor's command; return (output folder, rows)."""
+    work = tmp_path_factory.mktemp("work")
+    perfect = release(work / "perfect", "--with-solutions")
+    blank = release(work / "blank")
+    submissions = tmp_path_factory.mktemp("class")
+    shutil.copytree(perfect, submissions / "perfect")
+    shutil.copytree(blank, submissions / "blank")
+    shutil.copytree(blank, submissions / "partial")
+    shutil.copy(perfect / "chatroom" / "measure.py", submissions / "partial" / "chatroom")
+    shutil.copytree(perfect, submissions / "nested" / "submission" / "kit")
+    misbehaving_copy(submissions / "misbehaving", perfect)
     out = tmp_path_factory.mktemp("grades")
     finished = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "grade.py"), str(submissions), "--out", str(out),
@@ -99,7 +90,7 @@ def graded_class(tmp_path_factory):
     assert finished.returncode == 0, finished.stderr
     with open(out / "grades.csv", newline="", encoding="utf-8") as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
-    return out, rows
+    return out, rows, finished
 
 
 def results_of(out, student):
@@ -108,82 +99,87 @@ def results_of(out, student):
 
 
 def test_every_student_gets_a_row_with_the_right_columns(graded_class):
-    out, rows = graded_class
-    assert sorted(rows) == ["misbehaving", "partial", "reference", "untouched"]
+    out, rows, _ = graded_class
+    assert sorted(rows) == ["blank", "misbehaving", "nested", "partial", "perfect"]
     columns = list(next(iter(rows.values())))
     assert columns == ["student", *grade.catalog(), "total", "max", "status"]
     assert {row["max"] for row in rows.values()} == {str(MAXIMUM)}
 
 
-def test_reference_solutions_score_full_marks(graded_class):
-    out, rows = graded_class
-    assert rows["reference"]["total"] == str(MAXIMUM), rows["reference"]
-    assert rows["reference"]["status"] == "ok"
-    tests = results_of(out, "reference")
+def test_a_perfect_copy_scores_full_marks(graded_class):
+    out, rows, _ = graded_class
+    assert rows["perfect"]["total"] == str(MAXIMUM), rows["perfect"]
+    assert rows["perfect"]["status"] == "ok"
+    tests = results_of(out, "perfect")
     catalogued = {(exercise, name) for exercise, names in grade.catalog().items()
                   for name, _ in names}
     assert set(tests) == catalogued, "the recorded tests and the catalogue disagree"
     assert {test["status"] for test in tests.values()} == {"passed"}
 
 
-def test_untouched_stubs_score_zero(graded_class):
-    out, rows = graded_class
-    assert rows["untouched"]["total"] == "0"
-    tests = results_of(out, "untouched").values()
+def test_a_blank_copy_scores_zero_and_is_not_attempted(graded_class):
+    out, rows, _ = graded_class
+    assert rows["blank"]["total"] == "0"
+    tests = results_of(out, "blank").values()
     assert all(test["status"] != "passed" and test["points"] == 0 for test in tests)
-    assert any("yours to write" in test["message"] for test in tests)
+    assert "not attempted" in {test["status"] for test in tests}
+    assert rows["blank"]["status"].count("not attempted") >= 8, rows["blank"]["status"]
 
 
-def test_a_partial_submission_gets_the_points_of_what_it_did(graded_class):
-    _, rows = graded_class
+def test_a_partial_copy_gets_the_points_of_what_it_did(graded_class):
+    _, rows, _ = graded_class
     assert rows["partial"]["ex08_percentile"] == str(worth("ex08_percentile"))
     assert rows["partial"]["total"] == str(worth("ex08_percentile"))
 
 
+def test_a_copy_in_a_nested_folder_is_found_and_named(graded_class):
+    _, rows, finished = graded_class
+    assert rows["nested"]["total"] == str(MAXIMUM)
+    assert "found the copy inside" in finished.stderr and "submission/kit" in finished.stderr
+
+
 def test_each_misbehaviour_costs_only_its_own_exercise(graded_class):
-    out, rows = graded_class
+    out, rows, _ = graded_class
     row, tests = rows["misbehaving"], results_of(out, "misbehaving")
 
     def outcome(exercise):
         return {test["status"] for (each, _), test in tests.items() if each == exercise}
 
-    # A blocking recv: the one test that needs the limit times out, the rest pass.
-    assert tests["ex01_sockets", "test_stops_at_the_limit_without_waiting_for_the_close"][
-        "status"] == "timeout"
-    assert row["ex01_sockets"] == str(worth("ex01_sockets") - 2)
-    # A deadlock and an endless loop: timeouts, no points.
-    assert row["ex02_threads"] == "0" and "timeout" in outcome("ex02_threads")
-    assert row["ex05_line_buffer"] == "0" and outcome("ex05_line_buffer") == {"timeout"}
-    # os._exit at import kills the process: every test of that exercise says so.
-    assert row["ex03_broadcast"] == "0" and outcome("ex03_broadcast") == {"error"}
-    first_test = grade.catalog()["ex03_broadcast"][0][0]
-    assert "exit code 3" in tests["ex03_broadcast", first_test]["message"]
-    # sys.exit at import, a syntax error, a missing file: the module does not import.
-    assert "sys.exit()" in tests["ex04_select_loop", "test_quit_is_sent_and_ends_the_chat"]["message"]
-    assert "does not parse" in tests["ex06_safe_text", "test_a_tab_becomes_a_space"]["message"]
-    assert "missing" in tests["ex09_command_line", "test_good_ports"]["message"]
-    # A thread left running costs nothing, and the working exercise keeps its points.
-    assert row["ex07_outbox"] == str(worth("ex07_outbox"))
-    assert row["ex08_percentile"] == str(worth("ex08_percentile"))
-    assert row["total"] == str(worth("ex01_sockets") - 2 + worth("ex07_outbox")
-                               + worth("ex08_percentile"))
-    for exercise in ("ex01_sockets", "ex02_threads", "ex03_broadcast", "ex04_select_loop",
-                     "ex05_line_buffer", "ex06_safe_text", "ex09_command_line"):
+    def message(exercise):
+        return tests[exercise, grade.catalog()[exercise][0][0]]["message"]
+
+    # An endless loop in parse_port: its tests time out; resolve's, in the same exercise, pass.
+    port_tests = [name for name, _ in grade.catalog()["ex01_ports_and_addresses"] if "port" in name]
+    assert {tests["ex01_ports_and_addresses", name]["status"] for name in port_tests} == {"timeout"}
+    resolve_points = sum(points for name, points in grade.catalog()["ex01_ports_and_addresses"]
+                         if name not in port_tests)
+    assert row["ex01_ports_and_addresses"] == str(resolve_points)
+    # sys.exit inside a piece: an error, named.
+    assert row["ex07_client_step"] == "0" and "SystemExit" in message("ex07_client_step")
+    # A syntax error: the module does not import.
+    assert row["ex08_percentile"] == "0" and "does not parse" in message("ex08_percentile")
+    # os._exit kills the process: every test of that exercise says so.
+    assert row["ex09_listen_errors"] == "0" and "exit code 3" in message("ex09_listen_errors")
+    # A thread left running costs nothing; the other exercises keep their points.
+    assert row["ex05_outbox"] == str(worth("ex05_outbox"))
+    broken = ("ex01_ports_and_addresses", "ex07_client_step", "ex08_percentile", "ex09_listen_errors")
+    assert row["total"] == str(MAXIMUM - sum(worth(exercise) for exercise in broken) + resolve_points)
+    for exercise in broken:
         assert exercise in row["status"], row["status"]
 
 
 def test_json_reports_list_every_test_with_its_fields(graded_class):
-    out, _ = graded_class
+    out, _, _ = graded_class
     record = json.loads((out / "misbehaving.json").read_text(encoding="utf-8"))
     assert set(record) == {"student", "total", "max", "status", "tests"}
     for test in record["tests"]:
         assert set(test) == {"exercise", "name", "points", "max", "status", "message"}
-        assert test["status"] in {"passed", "failed", "error", "timeout"}
+        assert test["status"] in {"passed", "failed", "error", "timeout", "not attempted"}
         assert 0 <= test["points"] <= test["max"]
 
 
 def test_the_histogram_is_a_png(graded_class):
-    out, _ = graded_class
+    out, _, _ = graded_class
     assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -193,29 +189,36 @@ def run_grade(*arguments):
                           stdin=subprocess.DEVNULL, cwd=ROOT)
 
 
-def test_a_student_sees_points_and_the_message_for_each_failure(tmp_path):
-    work = tmp_path / "mine"
-    shutil.copytree(EXERCISES, work)
-    replace(work, "ex09_command_line", (SOLUTIONS / "ex09_command_line.py").read_text(
-        encoding="utf-8").replace("not 1 <= int(text) <= 65535", "not 0 <= int(text) <= 65535"))
-    result = run_grade("--student", str(work), "-k", "ex09")
+@pytest.fixture(scope="module")
+def perfect_copy(tmp_path_factory):
+    return release(tmp_path_factory.mktemp("copy") / "kit", "--with-solutions")
+
+
+def test_a_student_sees_points_and_the_message_for_each_failure(perfect_copy, tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(perfect_copy, mine)
+    cli = mine / "chatroom" / "cli.py"
+    cli.write_text(cli.read_text(encoding="utf-8").replace(
+        "not lowest <= int(text) <= 65535", "not 0 <= int(text) <= 65535"), encoding="utf-8")
+    result = run_grade("--student", str(mine), "-k", "ex01")
     assert result.returncode == 1, result.stderr
-    assert "ex09_command_line" in result.stdout and "/ 10" in result.stdout
+    assert "ex01_ports_and_addresses" in result.stdout and "/ 10" in result.stdout
     assert "parse_port('0')" in result.stdout, result.stdout  # the assertion's own words
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_full_marks_exit_0(tmp_path):
-    result = run_grade("--student", str(SOLUTIONS), "-k", "ex08")
+def test_full_marks_exit_0(perfect_copy):
+    result = run_grade("--student", str(perfect_copy), "-k", "ex08")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Total: {worth('ex08_percentile')} / {worth('ex08_percentile')}" in result.stdout
 
 
 @pytest.mark.parametrize("arguments, message", [
     (["--student", "no-such-folder"], "is not a folder"),
+    (["--student", "tests"], "is not a copy of the kit"),
     (["-k", "ex99"], "no exercise matches 'ex99'"),
-    (["solutions"], "needs --out DIR"),
-    (["exercises", "--out", "grades"], "holds no student folders"),
+    (["notebooks"], "needs --out DIR"),
+    (["chatroom", "--out", "grades"], "holds no student folders"),
     (["--student", "--timeout", "0"], "must be positive"),
 ])
 def test_command_line_mistakes_are_one_line(arguments, message):
@@ -225,34 +228,29 @@ def test_command_line_mistakes_are_one_line(arguments, message):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_exercises_are_generated_from_the_solutions():
-    problems = make_exercises.differences(SOLUTIONS, EXERCISES)
-    assert problems == [], "run python tests/make_exercises.py: " + "; ".join(problems)
+def test_the_challenges_stubs_are_generated_from_the_solutions():
+    assert make_exercises.stale() == [], "run python tests/make_exercises.py"
 
 
-def test_the_sync_check_names_a_stale_exercise(tmp_path):
-    stale = tmp_path / "exercises"
-    shutil.copytree(EXERCISES, stale)
-    (stale / "ex05_line_buffer.py").write_text("# an old version\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "make_exercises.py"), "--check",
-         "--exercises", str(stale)], capture_output=True, text=True, timeout=SCRIPT_TIMEOUT)
-    assert result.returncode == 1
-    assert "ex05_line_buffer.py" in result.stderr and "ex01" not in result.stderr
-
-
-def test_a_stub_keeps_signature_and_docstring_and_drops_the_solution():
+def test_a_stub_keeps_signature_and_docstring_and_names_the_exercise():
     source = textwrap.dedent('''
-        def twice(x):
-            """Return x doubled."""
-            ### BEGIN SOLUTION
-            return 2 * x
-            ### END SOLUTION
+        class Room:
+            def join(self, member):
+                """Add a member."""
+                ### BEGIN SOLUTION
+                return True
+                ### END SOLUTION
         ''')
-    assert make_exercises.stub(source) == textwrap.dedent('''
-        def twice(x):
-            """Return x doubled."""
-            raise NotImplementedError("twice(): yours to write")
+    assert answers.replace_answers(source, "room.py", answers.package_stub("room")) == \
+        textwrap.dedent('''
+        class Room:
+            def join(self, member):
+                """Add a member."""
+                raise NotImplementedError("exercise 3 (lesson 3): Room.join")
         ''')
-    with pytest.raises(make_exercises.MarkerError):
-        make_exercises.stub("### BEGIN SOLUTION\nx = 1\n")
+    assert answers.replace_answers(source, "room.py", None) == source.replace(
+        "        ### BEGIN SOLUTION\n", "").replace("        ### END SOLUTION\n", "")
+    with pytest.raises(answers.MarkerError):
+        answers.replace_answers("### BEGIN SOLUTION\nx = 1\n", "bad.py", None)
+    with pytest.raises(answers.MarkerError):  # an answer that is no exercise of the catalog
+        answers.replace_answers(source.replace("join", "enter"), "room.py", answers.package_stub("room"))
