@@ -209,7 +209,8 @@ def leave(sock, screen):
     """Close our side, then show the server's last lines until it closes too.
 
     Closing a socket that still has unread data makes the kernel reset the
-    connection, which can throw away lines we sent just before.
+    connection: the server's goodbye never reaches us, and some systems also
+    throw away the lines we sent just before.
     """
     try:
         sock.shutdown(socket.SHUT_WR)

@@ -2,21 +2,23 @@
 
     python tests/grade.py --student [COPY] [-k ex05]   # COPY defaults to this copy of the kit
     python tests/grade.py CLASS --out DIR               # CLASS: one copy of the kit per student
+    python tests/grade.py --gradescope FILE.zip         # a Gradescope autograder
 
 A student's work is their copy of the kit: the exercises are pieces of its
-chatroom/ package, the challenges are files in its exercises/. Each
-exercise's tests (tests/grading/test_exNN_*.py and test_chN_*.py, with points
-per test) run against one copy, with that copy first on the module path, in a
-pytest process of their own
-with a time limit per test and a hard limit for the whole process, so an
-endless loop, a deadlock, a blocking recv, os._exit or sys.exit at import,
-a syntax error or threads left running cost a submission only the points of
-what they broke. Exercises and students are graded in parallel.
+chatroom/ package, the challenges are files in its exercises/. The judge
+(tests/judge.py) grades each copy in a pytest process of its own that never
+imports the student's code: the code runs in sandboxes, isolated as far as
+the system allows (tests/grading/isolation.py), and answers with plain data.
+Every test of tests/grading/test_*.py (public: they ship in the students'
+copy) and tests/grading/hidden/ (only here and in the Gradescope bundle) has
+its points; a copy earns the points of the tests it passes.
 
-A student sees points per exercise and, for each test that did not pass, the
-message written for them. An instructor gets DIR/grades.csv (student, one
-column per exercise, total, max, status), DIR/<student>.json (every test with
-its name, points, max, status and message) and DIR/histogram.png.
+A student sees points per exercise, what the public checks cover, and for
+each test that did not pass, a message written for them. An instructor gets
+DIR/grades.csv (student, one column per exercise, total, max, status),
+DIR/<student>.json (every test: name, points, max, status, message,
+visibility) and DIR/histogram.png, written by this process alone, once
+every student process has ended.
 """
 
 import argparse
@@ -24,18 +26,19 @@ import ast
 import csv
 import json
 import os
+import queue
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import judge
+
 ROOT = Path(__file__).resolve().parents[1]
 GRADING = ROOT / "tests" / "grading"
-PER_TEST_SECONDS = 5.0
-STARTUP_SECONDS = 20.0  # for the pytest process itself, on a busy machine
+HIDDEN = GRADING / "hidden"
+PER_REQUEST_SECONDS = 5.0
 
 
 class UsageError(Exception):
@@ -43,19 +46,26 @@ class UsageError(Exception):
 
 
 def catalog():
-    """{exercise: [(test name, points), ...]}, read from the grading tests' source.
+    """{exercise: [(test name, points, "public" or "hidden", file), ...]}, from the tests' source.
 
-    The exercises come first, then the challenges, each in number order.
+    The exercises come first, then the challenges, each in number order. An
+    exercise's hidden tests are in hidden/test_<exercise>_hidden.py, where they exist.
     """
     exercises = {}
     paths = [path for path in GRADING.glob("test_*.py") if re.match(r"test_(ex|ch)\d+_", path.name)]
     for path in sorted(paths, key=_order):
-        tests = []
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                tests.append((node.name, _points(node)))
-        exercises[path.stem[len("test_"):]] = tests
+        exercise = path.stem[len("test_"):]
+        exercises[exercise] = _tests(path, "public")
+        secret = HIDDEN / f"test_{exercise}_hidden.py"
+        if secret.is_file():
+            exercises[exercise] += _tests(secret, "hidden")
     return exercises
+
+
+def _tests(path, visibility):
+    return [(node.name, _points(node), visibility, path)
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
 
 
 def _order(path):
@@ -71,94 +81,53 @@ def _points(function):
     raise ValueError(f"{function.name} has no @pytest.mark.points(n)")
 
 
-def grade_exercise(folder, exercise, tests, per_test=PER_TEST_SECONDS):
-    """Run one exercise's tests against ``folder``; return one result per test."""
-    limit = STARTUP_SECONDS + per_test * (len(tests) + 1)
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        results, log = Path(scratch) / "results.jsonl", Path(scratch) / "pytest.log"
-        # The test file first and "--option=value": older pytest versions look for
-        # the grading conftest (which defines --submission) in the first path given.
-        command = [sys.executable, "-m", "pytest", str(GRADING / f"test_{exercise}.py"),
-                   "-c", str(GRADING / "pytest.ini"), "--rootdir", str(GRADING), "-q",
-                   f"--timeout={per_test}", f"--submission={Path(folder).resolve()}",
-                   f"--results={results}"]
-        # The copy first on the module path: ``import chatroom`` is the student's package.
-        environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
-                           PYTHONPATH=str(Path(folder).resolve()))
-        with open(log, "w") as output:
-            try:
-                ended = subprocess.run(command, cwd=scratch, env=environment, timeout=limit,
-                                       stdin=subprocess.DEVNULL, stdout=output,
-                                       stderr=subprocess.STDOUT).returncode
-            except subprocess.TimeoutExpired:
-                ended = "killed"
-        printed = log.read_text(errors="replace")
-        if ended not in (0, "killed") and "+ Timeout +" in printed:
-            ended = "killed"  # pytest-timeout without signals (Windows) ends the process
-        for marker in ("INTERNALERROR", "ERROR: usage", "error: unrecognized arguments"):
-            if ended != 0 and marker in printed:  # our fault, not the submission's
-                ended = "grader: " + next(line for line in printed.splitlines() if marker in line)
-                break
-        recorded = {}
-        if results.exists():
-            for line in results.read_text(encoding="utf-8").splitlines():
-                record = json.loads(line)
-                recorded[record["name"]] = record
-    return _complete(tests, recorded, ended, limit)
+def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None, hidden=()):
+    """{folder: {exercise: results}} for every folder, several students at once.
 
-
-def _complete(tests, recorded, ended, limit):
-    """The recorded results, and for each test that recorded none, why not."""
-    results, stopped_at = [], None
-    for name, points in tests:
-        if name in recorded:
-            results.append(recorded[name])
-            continue
-        if stopped_at is None:
-            stopped_at = name
-            if ended == "killed":
-                status = "timeout"
-                message = f"the tests did not finish within {limit:.0f} s, and were stopped here"
-            elif str(ended).startswith("grader: "):
-                status = "error"
-                message = f"the grader could not run these tests ({ended[8:].strip()})"
-            else:
-                status = "error"
-                message = (f"Python stopped here (exit code {ended}): does the code call "
-                           "os._exit(), or crash the interpreter?")
-        else:
-            message = f"not run: the tests stopped at {stopped_at}"
-        results.append({"name": name, "points": 0, "max": points, "status": status,
-                        "message": message, "unusable": False})
-    return results
-
-
-def grade_folders(folders, exercises, per_test=PER_TEST_SECONDS, jobs=None):
-    """{folder: {exercise: results}} for every folder and exercise, in parallel."""
+    Each job has a slot, and on Linux as root a user of its own for its sandboxes,
+    so that no two students' code ever runs as the same user at the same time.
+    """
     everything = catalog()
-    work = [(folder, exercise) for folder in folders for exercise in exercises]
-    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
-        done = pool.map(lambda job: grade_exercise(job[0], job[1], everything[job[1]], per_test),
-                        work)
-        graded = {folder: {} for folder in folders}
-        for (folder, exercise), results in zip(work, done):
-            graded[folder][exercise] = results
-    return graded
+    jobs = max(1, min(jobs or os.cpu_count() or 2, len(folders)))
+    claimed = judge.isolation.Slots(jobs) if judge.isolation.available() else None
+    slots = queue.Queue()
+    for slot in (claimed.numbers if claimed else range(jobs)):
+        slots.put(slot)
+
+    def grade_one(folder):
+        slot = slots.get()
+        try:
+            return judge.grade_copy(folder, exercises, everything, slot, hidden, per_request)
+        finally:
+            slots.put(slot)
+
+    try:
+        with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
+            return dict(zip(folders, pool.map(grade_one, folders)))
+    finally:
+        if claimed:
+            claimed.release()
 
 
 def exercise_note(results):
     """What went wrong with an exercise as a whole, for the status column, or None."""
-    unusable = [result["message"] for result in results if result.get("unusable")]
-    if unusable:
-        return "missing" if " is missing " in unusable[0] else "does not import"
-    if all(result["status"] == "not attempted" for result in results):
+    statuses = [result["status"] for result in results]
+    messages = [result["message"] for result in results]
+    if "grader" in statuses:
+        return "the grader could not run: " + next(
+            message for status, message in zip(statuses, messages) if status == "grader").split(": ", 1)[-1]
+    if all(status == "not attempted" for status in statuses):
         return "not attempted"
-    if any(result["status"] == "timeout" for result in results):
+    if any(message.startswith("missing") for message in messages):
+        return "missing"
+    if any(message.startswith("the code does not parse") for message in messages):
+        return "does not parse"
+    if "limit" in statuses:
+        return next(message for status, message in zip(statuses, messages) if status == "limit")
+    if "timeout" in statuses:
         return "timed out"
-    if any(result["message"].startswith("Python stopped") for result in results):
+    if any(message.startswith("Python stopped") for message in messages):
         return "crashed Python"
-    if any(result["message"].startswith("the grader could not") for result in results):
-        return "not graded: the grader failed (see the JSON file)"
     return None
 
 
@@ -179,6 +148,10 @@ def report(folder, graded_exercises, out=sys.stdout):
     points, total, most, _ = summary(graded_exercises)
     print(f"Grading {shown(folder)}\n", file=out)
     for exercise, results in graded_exercises.items():
+        if any(result["status"] == "grader" for result in results):
+            print(f"{exercise:<26}   ? / {sum(r['max'] for r in results)}\n    "
+                  f"{exercise_note(results)} (not your fault: tell your instructor)", file=out)
+            continue
         worth = sum(result["max"] for result in results)
         print(f"{exercise:<26} {points[exercise]:>3} / {worth}", file=out)
         missed = [result for result in results if result["status"] != "passed"]
@@ -195,7 +168,21 @@ def report(folder, graded_exercises, out=sys.stdout):
             print(f"    {result['status']:<7} {result['name']} ({result['max']} {unit}): "
                   f"{result['message']}", file=out)
     print(f"\nTotal: {total} / {most}", file=out)
+    print(coverage(graded_exercises), file=out)
     return total, most
+
+
+def coverage(graded_exercises):
+    """What these checks cover: the public ones, and whether hidden ones count too."""
+    results = [result for results in graded_exercises.values() for result in results]
+    public = sum(result["max"] for result in results if result["visibility"] == "public")
+    hidden = sum(result["max"] for result in results if result["visibility"] == "hidden")
+    if hidden:
+        return f"(public checks: {public} points; hidden checks: {hidden} points)"
+    if HIDDEN.is_dir():
+        return f"(public checks: {public} points; there are no hidden checks)"
+    return (f"(public checks: {public} points. Hidden checks run when your instructor grades: "
+            "passing every public check is a good sign, not a full mark.)")
 
 
 def shown(path):
@@ -221,7 +208,8 @@ def write_class_reports(graded, exercises, out_dir):
                              total, most, status])
             totals.append(total)
             tests = [{"exercise": exercise, **{key: result[key] for key in
-                                               ("name", "points", "max", "status", "message")}}
+                                               ("name", "points", "max", "status", "message",
+                                                "visibility")}}
                      for exercise, results in graded_exercises.items() for result in results]
             record = {"student": folder.name, "total": total, "max": most, "status": status,
                       "tests": tests}
@@ -264,10 +252,11 @@ def parse_arguments(argv):
                         help="grade one copy of the kit and show why each test failed (default: this one)")
     parser.add_argument("-k", dest="pattern", default="", metavar="EXERCISE",
                         help="grade only the exercises whose name contains this, e.g. ex05 or ch2")
-    parser.add_argument("--timeout", type=float, default=PER_TEST_SECONDS, metavar="SECONDS",
-                        help=f"time limit for each test (default {PER_TEST_SECONDS:g})")
+    parser.add_argument("--timeout", type=float, default=PER_REQUEST_SECONDS, metavar="SECONDS",
+                        help=f"time limit for each call into a student's code "
+                             f"(default {PER_REQUEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="pytest processes at once (default: the number of CPUs)")
+                        help="students graded at once (default: the number of CPUs)")
     args = parser.parse_args(argv)
     if args.submissions is None and args.student is None:
         args.student = ROOT  # no arguments: a student grading their own copy
@@ -326,13 +315,16 @@ def main(argv=None):
         exercises = chosen_exercises(args.pattern)
         if args.student is not None:
             copy = find_copy(args.student)
-            graded = grade_folders([copy], exercises, args.timeout, args.jobs)
+            graded = grade_folders([copy], exercises, args.timeout, args.jobs, [ROOT])
             total, most = report(copy, graded[copy])
             return 0 if total == most else 1
         folders = student_folders(args.submissions)
+        if args.out.resolve() in [folder.resolve() for folder in folders]:
+            raise UsageError("--out must not be one of the students' folders")
         started = time.monotonic()
         copies = {folder: copy_in(folder) for folder in folders}
-        graded = grade_folders(list(copies.values()), exercises, args.timeout, args.jobs)
+        hidden = [ROOT, args.submissions.resolve(), args.out.resolve()]
+        graded = grade_folders(list(copies.values()), exercises, args.timeout, args.jobs, hidden)
         graded = {folder: graded[copies[folder]] for folder in folders}
         write_class_reports(graded, exercises, args.out)
         print(f"Graded {len(folders)} students in {time.monotonic() - started:.0f} s: "

@@ -71,7 +71,8 @@ def write_copy(target, with_solutions=False):
         relative = path.relative_to(ROOT)
         if path.is_file() and not NOT_SHIPPED & set(relative.parts):
             put(relative.as_posix(), path.read_text(encoding="utf-8"))
-    put("tests/grade.py", (ROOT / "tests" / "grade.py").read_text(encoding="utf-8"))
+    for tool in ("grade.py", "judge.py"):
+        put(f"tests/{tool}", (ROOT / "tests" / tool).read_text(encoding="utf-8"))
     put("README.md", STUDENTS_README.read_text(encoding="utf-8"))
     put("requirements.txt", (ROOT / "requirements.txt").read_text(encoding="utf-8"))
     put("pyproject.toml", students_pyproject())

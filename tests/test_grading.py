@@ -19,6 +19,7 @@ import pytest
 
 import answers
 import grade
+import isolation
 import make_exercises
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ SCRIPT_TIMEOUT = 300
 
 
 def worth(exercise):
-    return sum(points for _, points in grade.catalog()[exercise])
+    return sum(points for _, points, *_ in grade.catalog()[exercise])
 
 
 MAXIMUM = sum(worth(exercise) for exercise in grade.catalog())
@@ -50,8 +51,8 @@ def break_piece(copy, module, before, inserted):
 MISBEHAVIOURS = {
     "ex01_ports_and_addresses": ("cli", "    lowest = 0 if allow_zero else 1\n",
                                  "    while True:  # an endless loop\n        pass\n"),
-    "ex05_outbox": ("outbox", "        with self._lock:\n            if self.broken:",
-                    "        threading.Thread(target=threading.Event().wait).start()  # never ends\n"),
+    "ex05_outbox": ("outbox", "MAX_BACKLOG_BYTES = 256 * 1024",  # a process left behind, detached
+                    "import subprocess\nsubprocess.Popen(['sleep', '61'], start_new_session=True)\n"),
     "ex07_client_step": ("client", "        ready, _, _ = select.select([self.sock, self.keys]",
                          "        raise SystemExit('bye')\n"),
     "ex09_listen_errors": ("cli", '    if has_errno(error, "EADDRINUSE")',
@@ -112,7 +113,7 @@ def test_a_perfect_copy_scores_full_marks(graded_class):
     assert rows["perfect"]["status"] == "ok"
     tests = results_of(out, "perfect")
     catalogued = {(exercise, name) for exercise, names in grade.catalog().items()
-                  for name, _ in names}
+                  for name, *_ in names}
     assert set(tests) == catalogued, "the recorded tests and the catalogue disagree"
     assert {test["status"] for test in tests.values()} == {"passed"}
 
@@ -149,19 +150,22 @@ def test_each_misbehaviour_costs_only_its_own_exercise(graded_class):
         return tests[exercise, grade.catalog()[exercise][0][0]]["message"]
 
     # An endless loop in parse_port: its tests time out; resolve's, in the same exercise, pass.
-    port_tests = [name for name, _ in grade.catalog()["ex01_ports_and_addresses"] if "port" in name]
+    port_tests = [name for name, *_ in grade.catalog()["ex01_ports_and_addresses"] if "port" in name]
     assert {tests["ex01_ports_and_addresses", name]["status"] for name in port_tests} == {"timeout"}
-    resolve_points = sum(points for name, points in grade.catalog()["ex01_ports_and_addresses"]
+    resolve_points = sum(points for name, points, *_ in grade.catalog()["ex01_ports_and_addresses"]
                          if name not in port_tests)
     assert row["ex01_ports_and_addresses"] == str(resolve_points)
     # sys.exit inside a piece: an error, named.
-    assert row["ex07_client_step"] == "0" and "SystemExit" in message("ex07_client_step")
+    assert row["ex07_client_step"] == "0" and "sys.exit()" in message("ex07_client_step")
     # A syntax error: the module does not import.
     assert row["ex08_percentile"] == "0" and "does not parse" in message("ex08_percentile")
     # os._exit kills the process: every test of that exercise says so.
     assert row["ex09_listen_errors"] == "0" and "exit code 3" in message("ex09_listen_errors")
-    # A thread left running costs nothing; the other exercises keep their points.
+    # A process left behind costs nothing, and is gone; the other exercises keep their points.
     assert row["ex05_outbox"] == str(worth("ex05_outbox"))
+    if isolation.available():  # without root, a detached process can outlive the grading
+        assert not [pid for uid in range(isolation.BASE_UID, isolation.BASE_UID + 100)
+                    for pid in isolation.processes_of(uid)], "a student's process outlived the grading"
     broken = ("ex01_ports_and_addresses", "ex07_client_step", "ex08_percentile", "ex09_listen_errors")
     assert row["total"] == str(MAXIMUM - sum(worth(exercise) for exercise in broken) + resolve_points)
     for exercise in broken:
@@ -173,8 +177,8 @@ def test_json_reports_list_every_test_with_its_fields(graded_class):
     record = json.loads((out / "misbehaving.json").read_text(encoding="utf-8"))
     assert set(record) == {"student", "total", "max", "status", "tests"}
     for test in record["tests"]:
-        assert set(test) == {"exercise", "name", "points", "max", "status", "message"}
-        assert test["status"] in {"passed", "failed", "error", "timeout", "not attempted"}
+        assert set(test) == {"exercise", "name", "points", "max", "status", "message", "visibility"}
+        assert test["status"] in {"passed", "failed", "error", "timeout", "not attempted", "limit"}
         assert 0 <= test["points"] <= test["max"]
 
 

@@ -94,25 +94,49 @@ def shape(node):
     return ast.dump(node)
 
 
-def answer_statements():
-    """[(where, [statement shapes])] for every marked answer in this kit."""
+BIG_STATEMENT = 40  # AST nodes: a statement this size is particular to its answer
+BIG_ANSWER = 15  # an answer this size, as a whole, is particular too; smaller ones are idioms
+
+
+def size(node):
+    return sum(1 for _ in ast.walk(node))
+
+
+def answers_in_kit():
+    """{where: source} of every file and lesson cell of this kit that holds marked answers."""
     sources = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
                for folder in ("chatroom", "solutions") for path in (ROOT / folder).glob("*.py")}
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         for number, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
             if cell["cell_type"] == "code" and BEGIN in "".join(cell["source"]):
                 sources[f"notebooks/{path.name}#{number}"] = "".join(cell["source"])
+    return sources
+
+
+def answer_statements():
+    """[(where, [shapes to look for])]: each answer as a whole, and its big statements."""
     found = []
-    for where, source in sources.items():
+    for where, source in answers_in_kit().items():
         tree = ast.parse(source)
         for begin, end, _ in regions(source, where):
             inside = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)
                       and begin < node.lineno - 1 < end and node.end_lineno - 1 < end]
-            found.append((where, [shape(node) for node in inside if len(shape(node)) > 180]))
+            top = [node for node in inside if not any(
+                other is not node and other.lineno <= node.lineno and node.end_lineno <= other.end_lineno
+                and node in ast.walk(other) for other in inside)]
+            shapes = [shape(node) for node in inside if size(node) >= BIG_STATEMENT]
+            if sum(size(node) for node in top) >= BIG_ANSWER:
+                shapes.append(sequence_shape(top))
+            found.append((where, shapes))
     return found
 
 
+def sequence_shape(statements):
+    return "\n".join(shape(node) for node in statements)
+
+
 def all_statement_shapes(texts):
+    """{shape: where} of every statement, and every run of statements, in ``texts``."""
     shapes = {}
     for name, text in texts.items():
         try:
@@ -122,6 +146,12 @@ def all_statement_shapes(texts):
         for node in ast.walk(tree):
             if isinstance(node, ast.stmt):
                 shapes.setdefault(shape(node), name)
+            for field in ("body", "orelse", "finalbody"):
+                body = getattr(node, field, None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                    for start in range(len(body)):
+                        for end in range(start + 1, len(body) + 1):
+                            shapes.setdefault(sequence_shape(body[start:end]), name)
     return shapes
 
 
@@ -158,7 +188,7 @@ def test_the_scripts_name_the_exercise_to_finish(released, script, args):
 
 def test_the_students_check_scores_zero_and_says_not_attempted(released):
     done = in_copy(released, "tests/grade.py", "--student")
-    most = sum(points for tests in catalog().values() for _, points in tests)
+    most = sum(points for tests in catalog().values() for _, points, *_ in tests)
     assert done.returncode == 1, done.stderr
     assert f"Total: 0 / {most}" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
@@ -177,7 +207,7 @@ def test_the_students_readme_gives_its_two_commands_and_nothing_that_overwrites(
 
 def test_with_solutions_the_students_check_scores_full_marks(with_solutions):
     done = in_copy(with_solutions, "tests/grade.py", "--student")
-    most = sum(points for tests in catalog().values() for _, points in tests)
+    most = sum(points for tests in catalog().values() for _, points, *_ in tests)
     assert f"Total: {most} / {most}" in done.stdout, done.stdout + done.stderr
     assert done.returncode == 0
 

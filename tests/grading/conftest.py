@@ -1,30 +1,30 @@
-"""The grading harness: which copy of the kit is graded, points per test, and a results file.
+"""The grading harness: the judge's side. It never imports a student's code.
 
-tests/grade.py runs one exercise per pytest process, with the graded copy of
-the kit first on PYTHONPATH, so ``import chatroom`` is the student's package:
+tests/grade.py runs one student's grading in one pytest process (the judge),
+for example
 
     python -m pytest -c tests/grading/pytest.ini tests/grading/test_ex02_line_buffer.py
-        --submission COPY --results ex02.jsonl
+        --submission COPY --results results.jsonl
+
+The student's code runs only in sandboxes (sandbox.py, runner.py): processes
+of their own, which answer with plain data, and whose every process is killed
+before the judge records a result. Network pieces are graded from outside: the
+judge talks to the student's server as a client, and is the server of the
+student's client.
 
 Fixtures for the grading tests:
-    piece("protocol")          the graded copy's chatroom.protocol
-    challenge("ch1_...")       the graded copy's exercises/ch1_....py
-    make_pair()                two connected TCP sockets on 127.0.0.1
-    start_server(cls, **kw)    a started ChatServer (or a subclass) on 127.0.0.1, port 0,
-                               once the exercises it runs on are written
+    sandbox                    this test's Sandbox on the graded copy (sandbox.new/call/...)
+    start_server(target, ...)  the student's server started in the sandbox, on 127.0.0.1
+    make_pair()                two connected TCP sockets on 127.0.0.1, both the judge's
 
-Each finished test is appended to the results file at once, as one JSON line
-(name, points, max, status, message), so what finished before a crash or a
-kill still counts. The statuses: passed; failed (an assertion, whose message
-is written for the student); not attempted (the piece is still its stub);
-error (the submission raised, or does not import); timeout.
+Each finished test is appended to the results file as one JSON line (name,
+points, max, status, message). The statuses: passed; failed (an assertion,
+written for the student); not attempted (the piece is still its stub); error
+(the code raised, or does not import); timeout; limit (a limit of the sandbox).
 """
 
-import importlib
-import importlib.util
 import json
 import os
-import queue
 import re
 import socket
 import sys
@@ -32,28 +32,30 @@ from pathlib import Path
 
 import pytest
 
-SOCKET_TIMEOUT = 2.0  # for every socket, the submission's own included
+import isolation
+from sandbox import RemoteError, Sandbox, SandboxFailure
+
+SOCKET_TIMEOUT = 2.0
 KIT = Path(__file__).resolve().parents[2]
 STUB = re.compile(r"(exercise (\d+) \(lesson \d+\)|challenge (\d+)): ([\w.]+)")
-
-
-class SubmissionUnusable(Exception):
-    """The submitted module cannot be imported; ``str()`` says why, for the student."""
+UNWRITTEN = re.compile(r'NotImplementedError\(\s*"exercise (\d+) \(lesson (\d+)\): ([\w.]+)"')
 
 
 def pytest_addoption(parser):
-    parser.addoption("--submission", default=str(KIT),
-                     help="the copy of the kit to grade (default: this one)")
-    parser.addoption("--results", default=None,
-                     help="append one JSON line per finished test to this file")
+    parser.addoption("--submission", default=str(KIT), help="the copy of the kit to grade")
+    parser.addoption("--results", default=None, help="append one JSON line per finished test here")
+    parser.addoption("--slot", default=None, type=int,
+                     help="(grade.py) the sandbox's user slot; the full walls where available")
+    parser.addoption("--hide", default="", help="(grade.py) folders the sandbox must not see")
+    parser.addoption("--request-timeout", default=5.0, type=float,
+                     help="how long one call into the student's code may take, in seconds")
 
 
 def pytest_configure(config):
     socket.setdefaulttimeout(SOCKET_TIMEOUT)
-    sys.dont_write_bytecode = True  # leave no __pycache__ in a student's folder
-    folder = str(Path(config.getoption("--submission")).resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    sys.dont_write_bytecode = True
+    if config.getoption("--slot") is not None and isolation.available():
+        isolation.loopback_up()  # grade.py started us in a network namespace of our own
 
 
 def pytest_collection_modifyitems(items):
@@ -68,52 +70,66 @@ def folder(request):
 
 
 @pytest.fixture(scope="session")
-def piece(folder):
-    """piece("protocol") -> the graded copy's chatroom.protocol module."""
-    return lambda module: load_piece(folder, module)
+def jail(request):
+    hidden = [path for path in request.config.getoption("--hide").split(os.pathsep) if path]
+    return isolation.Jail(request.config.getoption("--slot"), hidden)
 
 
-@pytest.fixture(scope="session")
-def challenge(folder):
-    """challenge("ch1_private_messages") -> the graded copy's exercises/ch1_private_messages.py."""
-    return lambda name: load_file(folder / "exercises" / f"{name}.py", f"challenge_{name}")
+@pytest.fixture
+def sandbox(request, folder, jail):
+    """A fresh sandbox on the graded copy for this test; it and all it started end after it."""
+    with Sandbox(folder, request.config.getoption("--request-timeout"), jail) as box:
+        yield box
 
 
-def load_piece(folder, module):
-    path = folder / "chatroom" / f"{module}.py"
-    if not path.is_file():
-        raise SubmissionUnusable(f"chatroom/{module}.py is missing from {folder.name}")
-    try:
-        loaded = importlib.import_module(f"chatroom.{module}")
-    except SyntaxError as problem:
-        raise SubmissionUnusable(f"chatroom/{Path(problem.filename or '').name} does not parse: "
-                                 f"{problem.msg} (line {problem.lineno})") from None
-    except SystemExit:
-        raise SubmissionUnusable(f"chatroom/{module}.py calls sys.exit() when it is imported") from None
-    except Exception as problem:  # the student's code ran and failed: say how
-        raise SubmissionUnusable(f"importing chatroom.{module} raised "
-                                 f"{type(problem).__name__}: {problem}") from None
-    if Path(loaded.__file__).resolve() != path.resolve():
-        raise RuntimeError(f"the grader imported {loaded.__file__}, not {path}")
-    return loaded
+def unwritten(folder, exercises):
+    """The first (exercise, lesson, name) of ``exercises`` still a stub in the copy, read as text."""
+    for path in sorted((folder / "chatroom").glob("*.py")):
+        if path.name == "pieces.py":  # its docstring shows a stub, as an example
+            continue
+        for exercise, lesson, name in UNWRITTEN.findall(path.read_text(encoding="utf-8", errors="replace")):
+            if int(exercise) in exercises:
+                return exercise, lesson, name
+    return None
 
 
-def load_file(path, name):
-    if not path.is_file():
-        raise SubmissionUnusable(f"exercises/{path.name} is missing")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as problem:
-        raise SubmissionUnusable(
-            f"{path.name} does not parse: {problem.msg} (line {problem.lineno})") from None
-    except SystemExit:
-        raise SubmissionUnusable(f"{path.name} calls sys.exit() when it is imported") from None
-    except Exception as problem:
-        raise SubmissionUnusable(
-            f"importing {path.name} raised {type(problem).__name__}: {problem}") from None
-    return module
+class Server:
+    """The student's server, running in the sandbox: its address and what it logged."""
+
+    def __init__(self, remote, events):
+        self.remote, self._events = remote, events
+        self.address = tuple(remote.get("address"))
+
+    def events(self):
+        return self._events()
+
+
+@pytest.fixture
+def start_server(sandbox, folder):
+    """start_server(target="chatroom.server:ChatServer", needs=(2, ..., 6), **options) -> Server.
+
+    It listens on 127.0.0.1, a free port. While a piece it needs is a stub, the test
+    stops with "needs exercise N first" rather than timing out.
+    """
+    started = []
+
+    def start(target="chatroom.server:ChatServer", needs=(2, 3, 4, 5, 6), **options):
+        missing = unwritten(folder, needs)
+        if missing:
+            raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
+                               "message": f"exercise {missing[0]} (lesson {missing[1]}): {missing[2]}"})
+        on_event, events = sandbox.events()
+        server = sandbox.new(target, "127.0.0.1", 0, on_event=on_event, **options)
+        server.start()
+        started.append(server)
+        return Server(server, events)
+
+    yield start
+    for server in started:
+        try:
+            server.stop()
+        except (RemoteError, SandboxFailure):
+            pass  # the sandbox ends anyway, and everything in it
 
 
 @pytest.fixture
@@ -134,84 +150,89 @@ def make_pair():
         sock.close()
 
 
-@pytest.fixture
-def start_server(piece):
-    """start_server(cls=None, needs=(2, ..., 6), **options) -> a started server on 127.0.0.1.
-
-    It listens on a free port; ``server.events`` is a queue of what it logged. A server
-    needs the exercises it runs on (``needs``): while one is a stub, the test stops with
-    "needs exercise N first". Every server is stopped after the test.
-    """
-    started = []
-
-    def start(cls=None, needs=(2, 3, 4, 5, 6), **options):
-        for absent in piece("pieces").missing(needs)[:1]:  # say so, rather than time out
-            raise NotImplementedError(f"exercise {absent.exercise} (lesson {absent.lesson}): "
-                                      f"{absent.name}")
-        events = queue.Queue()
-        server = (cls or piece("server").ChatServer)("127.0.0.1", 0, on_event=events.put, **options)
-        server.events = events
-        started.append(server.start())
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    finished = call.when == "call" or (call.when == "setup" and report.outcome != "passed")
-    results = item.config.getoption("--results")
-    if finished and results:
-        record = judge(item, report, call.excinfo)
-        with open(results, "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
+    # A result is recorded once the test's sandbox is gone: after its teardown.
+    if call.when == "setup" and report.outcome != "passed":
+        item._grading_result = judge(item, report, call.excinfo)
+    elif call.when == "call":
+        item._grading_result = judge(item, report, call.excinfo)
+    elif call.when == "teardown" and hasattr(item, "_grading_result"):
+        results = item.config.getoption("--results")
+        if results:
+            with open(results, "a", encoding="utf-8") as file:
+                file.write(json.dumps(item._grading_result) + "\n")
+
+
+def exercise_of(item):
+    """The exercise a test counts for: test_ex05_outbox.py and hidden/test_ex05_outbox_hidden.py
+    both count for ex05_outbox."""
+    stem = Path(str(item.fspath)).stem[len("test_"):]
+    return stem[: -len("_hidden")] if stem.endswith("_hidden") else stem
 
 
 def own_number(item):
-    """The number of the exercise or challenge a test belongs to: test_ex05_... -> 5."""
+    """The exercise or challenge a test belongs to: test_ex05_... -> ("ex", 5)."""
     found = re.match(r"test_(ex|ch)(\d+)_", Path(str(item.fspath)).name)
     return (found.group(1), int(found.group(2))) if found else (None, None)
 
 
+def explain_remote(item, error):
+    """(status, message) for an exception the student's code raised."""
+    stub = STUB.fullmatch(error.message) if error.is_a("NotImplementedError") else None
+    if stub:
+        kind, number = ("ex", int(stub.group(2))) if stub.group(2) else ("ch", int(stub.group(3)))
+        if (kind, number) == own_number(item):
+            return "not attempted", f"{stub.group(4)} is not written yet"
+        return "error", f"needs {stub.group(1)} first: {stub.group(4)} is not written yet"
+    if error.kind == "SyntaxError":
+        return "error", f"the code does not parse: {error.message}"
+    if error.kind == "SystemExit":
+        return "error", "the code calls sys.exit()"
+    if error.kind == "MemoryError":
+        return "limit", f"used more than {isolation.MEMORY_BYTES >> 20} MiB of memory"
+    if error.kind == "RuntimeError" and "can't start new thread" in error.message:
+        return "limit", f"started more than {isolation.PROCESSES} processes and threads"
+    if error.kind in ("ModuleNotFoundError", "FileNotFoundError") and "chatroom" in error.message \
+            or error.message.endswith(" is missing"):
+        return "error", f"missing: {error.message}"
+    return "error", f"your code raised {error}"
+
+
 def judge(item, report, excinfo):
-    """The result of one test, as the report shows it."""
+    """The result of one test, as plain data."""
     worth = item.get_closest_marker("points").args[0]
-    status, message, unusable = "passed", "", False
+    status, message = "passed", ""
     if report.skipped:
         status, message = "error", "skipped"
     elif report.failed:
         error = excinfo.value
         text = str(error).strip()
-        stub = STUB.fullmatch(text) if isinstance(error, NotImplementedError) else None
-        if stub:
-            kind, number = ("ex", int(stub.group(2))) if stub.group(2) else ("ch", int(stub.group(3)))
-            if (kind, number) == own_number(item):
-                status, message = "not attempted", f"{stub.group(4)} is not written yet"
-            else:
-                status, message = "error", f"needs {stub.group(1)} first: {stub.group(4)} is not written yet"
+        if isinstance(error, RemoteError):
+            status, message = explain_remote(item, error)
+        elif isinstance(error, SandboxFailure):
+            status, message = error.status, text
         elif isinstance(error, AssertionError):
             status, message = "failed", text.splitlines()[0] if text else "an assertion failed"
-        elif text.startswith("Timeout"):  # pytest-timeout's own failure
-            status = "timeout"
-            limit = item.config.getoption("timeout", None) or item.config.getini("timeout")
-            message = (f"did not finish within {limit} s: "
-                       "an endless loop, a deadlock, or a recv that nothing answers?")
-        elif isinstance(error, pytest.fail.Exception):  # pytest.fail() in a test
+        elif isinstance(error, socket.timeout):
+            status, message = "failed", "the chat room did not answer within 2 s"
+        elif isinstance(error, (EOFError, ConnectionError)):
+            status, message = "failed", f"the connection ended early: {type(error).__name__}"
+        elif text.startswith("Timeout"):  # pytest-timeout, the last resort
+            status, message = "timeout", "did not finish in time"
+        elif isinstance(error, pytest.fail.Exception):
             status, message = "failed", text
-        elif isinstance(error, SubmissionUnusable):
-            status, message, unusable = "error", text, True
-        else:
-            status, message = "error", f"{type(error).__name__}: {text}".rstrip(": ")
-    return {"name": item.name, "points": worth if status == "passed" else 0,
-            "max": worth, "status": status, "message": message, "unusable": unusable}
+        else:  # the judge's own failure: never the student's fault
+            status, message = "grader", f"the grader could not run this test: {type(error).__name__}: {text}"
+    return {"exercise": exercise_of(item), "name": item.name,
+            "points": worth if status == "passed" else 0,
+            "max": worth, "status": status, "message": message[:500]}
 
 
 def pytest_unconfigure(config):
-    """Under grade.py, exit at once: never wait for threads a submission left running."""
+    """Under grade.py, leave at once: nothing of the student's is running any more."""
     if config.getoption("--results"):
         sys.stdout.flush()
         sys.stderr.flush()

@@ -1,25 +1,23 @@
 """Exercise 2 (lesson 2): LineBuffer.feed, framing that keeps UTF-8 whole (chatroom/protocol.py)."""
 
-import tracemalloc
-
 import pytest
 
 
-@pytest.fixture(scope="module")
-def protocol(piece):
-    return piece("protocol")
+@pytest.fixture
+def LineBuffer(sandbox):  # noqa: N802 -- it stands for the student's class
+    return lambda **options: sandbox.new("chatroom.protocol:LineBuffer", **options)
 
 
 @pytest.mark.points(2)
-def test_coalesced_lines_come_out_separately(protocol):
-    got = protocol.LineBuffer().feed(b"one\ntwo\nthree\n")
+def test_coalesced_lines_come_out_separately(LineBuffer):
+    got = LineBuffer().feed(b"one\ntwo\nthree\n")
     assert got == [b"one", b"two", b"three"], (
         f"feed(b'one\\ntwo\\nthree\\n') should return [b'one', b'two', b'three'], got {got!r}")
 
 
 @pytest.mark.points(2)
-def test_a_line_split_across_feeds_comes_out_whole(protocol):
-    lines = protocol.LineBuffer()
+def test_a_line_split_across_feeds_comes_out_whole(LineBuffer):
+    lines = LineBuffer()
     first = lines.feed(b"hel")
     second = lines.feed(b"lo\nwor")
     third = lines.feed(b"ld\n")
@@ -30,45 +28,42 @@ def test_a_line_split_across_feeds_comes_out_whole(protocol):
 
 
 @pytest.mark.points(1)
-def test_byte_at_a_time_and_a_split_character(protocol):
-    lines, got = protocol.LineBuffer(), []
+def test_byte_at_a_time_and_a_split_character(LineBuffer):
+    lines, got = LineBuffer(), []
     for byte in "café ☕\n".encode("utf-8"):
         got += lines.feed(bytes([byte]))
     assert got == ["café ☕".encode("utf-8")], f"fed one byte at a time, the line came out as {got!r}"
 
 
 @pytest.mark.points(1)
-def test_crlf_ends_a_line_too(protocol):
-    got = protocol.LineBuffer().feed(b"hi\r\n")
+def test_crlf_ends_a_line_too(LineBuffer):
+    got = LineBuffer().feed(b"hi\r\n")
     assert got == [b"hi"], f"feed(b'hi\\r\\n') should return [b'hi'], got {got!r}"
 
 
 @pytest.mark.points(1)
-def test_a_line_of_exactly_max_bytes_passes(protocol):
-    got = protocol.LineBuffer(max_bytes=10).feed(b"0123456789\n")
+def test_a_line_of_exactly_max_bytes_passes(LineBuffer):
+    got = LineBuffer(max_bytes=10).feed(b"0123456789\n")
     assert got == [b"0123456789"], f"a 10-byte line with max_bytes=10 should pass, got {got!r}"
 
 
 @pytest.mark.points(2)
-def test_a_too_long_line_becomes_one_none(protocol):
-    lines = protocol.LineBuffer(max_bytes=10)
-    got = lines.feed(b"short\n" + b"x" * 25 + b"\nafter\n")
+def test_a_too_long_line_becomes_one_none(LineBuffer):
+    got = LineBuffer(max_bytes=10).feed(b"short\n" + b"x" * 25 + b"\nafter\n")
     assert got == [b"short", None, b"after"], (
         f"with max_bytes=10, a 25-byte line between two short ones should give "
         f"[b'short', None, b'after'], got {got!r}")
 
 
 @pytest.mark.points(2)
-def test_an_endless_line_costs_no_memory(protocol):
-    lines, got = protocol.LineBuffer(max_bytes=100), []
+def test_an_endless_line_costs_no_memory(sandbox, LineBuffer):
+    lines, got = LineBuffer(max_bytes=100), []
     chunk = b"y" * 65536
-    tracemalloc.start()
-    try:
-        for _ in range(80):  # 5 MiB without a newline
-            got += lines.feed(chunk)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    sandbox.call("tracemalloc:start")
+    for _ in range(80):  # 5 MiB without a newline
+        got += lines.feed(chunk)
+    _, peak = sandbox.call("tracemalloc:get_traced_memory")
+    sandbox.call("tracemalloc:stop")
     got += lines.feed(b"\nnext\n")
     assert got == [None, b"next"], (
         f"5 MiB without a newline, then b'\\nnext\\n', should give [None, b'next'], "

@@ -3,48 +3,46 @@
 import pytest
 
 
-@pytest.fixture(scope="module")
-def protocol(piece):
-    return piece("protocol")
-
-
-def check(protocol, text, wanted):
-    got = protocol.clean_text(text)
-    assert got == wanted, f"clean_text({text!r}) should return {wanted!r}, got {got!r}"
-
-
-@pytest.mark.points(1)
-def test_ordinary_text_is_kept(protocol):
-    check(protocol, "café ☕, naïve 😀 <b>", "café ☕, naïve 😀 <b>")
-
-
-@pytest.mark.points(2)
-def test_csi_sequences_are_removed(protocol):
-    check(protocol, "\x1b[31mred\x1b[0m", "red")
-    check(protocol, "\x1b[2Jwiped", "wiped")
-    check(protocol, "\x1b[?25lhidden cursor", "hidden cursor")
-    check(protocol, "\x9b31mone-byte CSI", "one-byte CSI")
-
-
-@pytest.mark.points(2)
-def test_osc_and_lone_escapes_are_removed(protocol):
-    check(protocol, "\x1b]0;hacked\x07title", "title")
-    check(protocol, "\x1b]0;hacked\x1b\\title", "title")
-    check(protocol, "a\x1bcb", "ab")
-
-
-@pytest.mark.points(2)
-def test_control_characters_are_removed(protocol):
-    check(protocol, "\r<teacher> the exam is cancelled", "<teacher> the exam is cancelled")
-    check(protocol, "bell\x07 nul\x00 del\x7f c1\x85", "bell nul del c1")
+@pytest.fixture
+def check(sandbox):
+    def check_one(text, wanted):
+        got = sandbox.call("chatroom.protocol:clean_text", text)
+        assert got == wanted, f"clean_text({text!r}) should return {wanted!r}, got {got!r}"
+    return check_one
 
 
 @pytest.mark.points(1)
-def test_bidirectional_overrides_are_removed(protocol):
-    check(protocol, "evil \u202egnp.exe", "evil gnp.exe")
-    check(protocol, "a\u2066b\u2069c", "abc")
+def test_ordinary_text_is_kept(check):
+    check("café ☕, naïve 😀 <b>", "café ☕, naïve 😀 <b>")
+
+
+@pytest.mark.points(2)
+def test_csi_sequences_are_removed(check):
+    check("\x1b[31mred\x1b[0m", "red")
+    check("\x1b[2Jwiped", "wiped")
+    check("\x1b[?25lhidden cursor", "hidden cursor")
+    check("\x9b31mone-byte CSI", "one-byte CSI")
+
+
+@pytest.mark.points(2)
+def test_osc_and_lone_escapes_are_removed(check):
+    check("\x1b]0;hacked\x07title", "title")
+    check("\x1b]0;hacked\x1b\\title", "title")
+    check("a\x1bcb", "ab")
+
+
+@pytest.mark.points(2)
+def test_control_characters_are_removed(check):
+    check("\r<teacher> the exam is cancelled", "<teacher> the exam is cancelled")
+    check("bell\x07 nul\x00 del\x7f c1\x85", "bell nul del c1")
 
 
 @pytest.mark.points(1)
-def test_a_tab_becomes_a_space(protocol):
-    check(protocol, "a\tb", "a b")
+def test_bidirectional_overrides_are_removed(check):
+    check("evil \u202egnp.exe", "evil gnp.exe")
+    check("a\u2066b\u2069c", "abc")
+
+
+@pytest.mark.points(1)
+def test_a_tab_becomes_a_space(check):
+    check("a\tb", "a b")

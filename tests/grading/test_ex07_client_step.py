@@ -1,43 +1,18 @@
-"""Exercise 7 (lesson 7): ChatClient.step, the client's select step (chatroom/client.py)."""
+"""Exercise 7 (lesson 7): ChatClient.step, the client's select step (chatroom/client.py).
 
-import io
-import os
+The judge plays the server, on its end of a real connection, and types on a
+real pipe that stands for the keyboard.
+"""
+
 import socket
 import threading
 
 import pytest
 
 
-@pytest.fixture(scope="module")
-def client_module(piece):
-    return piece("client")
-
-
-class Keyboard:
-    """A pipe that select can watch, as a terminal's standard input is."""
-
-    def __init__(self, client_module):
-        read_end, self.write_end = os.pipe()
-        self.stream = open(read_end, "rb", buffering=0)
-        self.keys = client_module.StdinKeyboard(self.stream)
-
-    def type(self, text):
-        os.write(self.write_end, text.encode("utf-8"))
-
-    def end(self):
-        """Ctrl-D: the end of input."""
-        if self.write_end is not None:
-            os.close(self.write_end)
-            self.write_end = None
-
-    def close(self):
-        self.end()
-        self.stream.close()
-
-
 class PoliteServer:
-    """The server's end, as a real server behaves when a client leaves: it reads what
-    the client sent, and closes when the client has shut its side (client.leave waits for that)."""
+    """The judge's end, as a real server behaves when a client leaves: it reads what
+    the client sent, and closes when the client has shut its side (leave() waits for that)."""
 
     def __init__(self, server_end):
         self.received = b""
@@ -61,12 +36,14 @@ class PoliteServer:
 
 
 @pytest.fixture
-def chat(client_module, make_pair):
-    """(a ChatClient, the server's end of its socket, the keyboard, the screen)."""
-    sock, server_end = make_pair()
-    keyboard, screen = Keyboard(client_module), io.StringIO()
-    yield client_module.ChatClient(sock, keyboard.keys, screen), server_end, keyboard, screen
-    keyboard.close()
+def chat(sandbox):
+    """(the student's ChatClient, the judge's end of its connection, the keyboard, the screen)."""
+    sock, server_end = sandbox.connect_pair()
+    keys_in, keyboard = sandbox.request("pipe")
+    keys = sandbox.new("chatroom.client:StdinKeyboard", keys_in)
+    screen = sandbox.new("io:StringIO")
+    client = sandbox.new("chatroom.client:ChatClient", sock, keys, screen)
+    return client, server_end, keyboard, screen
 
 
 @pytest.mark.points(2)
@@ -82,7 +59,7 @@ def test_what_the_server_sends_is_shown(chat):
 @pytest.mark.points(2)
 def test_a_typed_line_is_sent_and_echoed(chat):
     client, server_end, keyboard, screen = chat
-    keyboard.type("hi all\n")
+    keyboard.type(b"hi all\n")
     going_on = client.step(2.0)
     got = server_end.recv(100)
     assert got == b"hi all\n", f"the user typed 'hi all'; the server got {got!r}"
@@ -113,9 +90,8 @@ def test_the_end_of_input_ends_the_chat(chat):
 def test_quit_is_sent_and_ends_the_chat(chat):
     client, server_end, keyboard, screen = chat
     server = PoliteServer(server_end)
-    keyboard.type("/quit\n")
-    going_on = client.step(2.0)
-    assert going_on is False, "after sending /quit, step should return False"
+    keyboard.type(b"/quit\n")
+    assert client.step(2.0) is False, "after sending /quit, step should return False"
     assert server.wait() == b"/quit\n", f"/quit should be sent to the server; it got {server.received!r}"
 
 
@@ -123,7 +99,7 @@ def test_quit_is_sent_and_ends_the_chat(chat):
 def test_when_both_are_ready_the_server_goes_first(chat):
     client, server_end, keyboard, screen = chat
     server_end.sendall(b"<bob> first\n")
-    keyboard.type("second\n")
+    keyboard.type(b"second\n")
     assert client.step(2.0) is True, "step should return True while the chat goes on"
     if "<You>" not in screen.getvalue():  # select saw only one of them ready: one more step
         client.step(2.0)

@@ -6,43 +6,29 @@ import socket
 import pytest
 
 
-@pytest.fixture(scope="module")
-def cli(piece):
-    return piece("cli")
-
-
-def failure(address):
-    """The OSError that listening on ``address`` really raises here."""
-    try:
-        with socket.create_server(address):
-            pass
-    except OSError as error:
-        return error
-    raise AssertionError(f"listening on {address} worked; the test expected it to fail")
-
-
-def explained(cli, error, host, port):
-    message = cli.explain_listen_error(error, host, port)
+def explained(sandbox, error, host, port):
+    assert error is not None, "the test expected listening there to fail, and it worked"
+    message = sandbox.call("chatroom.cli:explain_listen_error", error, host, port)
     assert isinstance(message, str) and message, f"explain_listen_error returned {message!r}"
     assert "\n" not in message, f"the explanation should be one line: {message!r}"
     return message
 
 
 @pytest.mark.points(3)
-def test_a_busy_port_names_the_next_one(cli):
-    with socket.create_server(("127.0.0.1", 0)) as busy:
+def test_a_busy_port_names_the_next_one(sandbox):
+    with socket.create_server(("127.0.0.1", 0)) as busy:  # the judge holds the port
         port = busy.getsockname()[1]
-        error = failure(("127.0.0.1", port))
-    message = explained(cli, error, "127.0.0.1", port)
+        error = sandbox.raised("socket:create_server", ("127.0.0.1", port))
+        message = explained(sandbox, error, "127.0.0.1", port)
     assert "already in use" in message, f"a busy port should say 'already in use': {message!r}"
     wanted = f"python -m chatroom.server 127.0.0.1 {port + 1}"
     assert wanted in message, f"it should suggest the next port as a command, {wanted!r}: {message!r}"
 
 
 @pytest.mark.points(3)
-def test_an_address_of_another_machine_lists_ours(cli):
-    error = failure(("192.0.2.123", 0))  # reserved for documentation: never this machine's
-    message = explained(cli, error, "192.0.2.123", 5050)
+def test_an_address_of_another_machine_lists_ours(sandbox):
+    error = sandbox.raised("socket:create_server", ("192.0.2.123", 0))  # never this machine's
+    message = explained(sandbox, error, "192.0.2.123", 5050)
     assert "192.0.2.123 is not an address of this machine" in message, (
         f"it should say '192.0.2.123 is not an address of this machine': {message!r}")
     assert "127.0.0.1" in message and "0.0.0.0" in message, (
@@ -51,16 +37,16 @@ def test_an_address_of_another_machine_lists_ours(cli):
 
 
 @pytest.mark.points(2)
-def test_a_privileged_port_suggests_one_from_1024(cli):
-    error = PermissionError(errno.EACCES, "Permission denied")  # what a user gets for port 80
-    message = explained(cli, error, "0.0.0.0", 80)
+def test_a_privileged_port_suggests_one_from_1024(sandbox):
+    error = sandbox.new("builtins:PermissionError", errno.EACCES, "Permission denied")
+    message = explained(sandbox, error, "0.0.0.0", 80)
     assert "1024" in message, f"port 80 without the right should suggest a port from 1024 up: {message!r}"
 
 
 @pytest.mark.points(1)
-def test_anything_else_says_what_the_system_said(cli):
-    error = OSError(errno.EMFILE, "Too many open files")
-    message = explained(cli, error, "127.0.0.1", 5050)
+def test_anything_else_says_what_the_system_said(sandbox):
+    error = sandbox.new("builtins:OSError", errno.EMFILE, "Too many open files")
+    message = explained(sandbox, error, "127.0.0.1", 5050)
     assert message == "cannot listen on 127.0.0.1 port 5050: Too many open files", (
         f"an error it does not know should read 'cannot listen on 127.0.0.1 port 5050: Too many "
         f"open files', got {message!r}")

@@ -1,0 +1,135 @@
+"""Grade one copy of the kit: the judge, which never runs the student's code itself.
+
+For one student, ``grade_copy`` makes a private copy of their folder, runs
+the grading tests in one pytest process of ours (tests/grading/conftest.py),
+which asks sandboxes to run the student's code (sandbox.py, isolation.py),
+and reads back one record per test. On Linux as root that pytest process
+starts in a network namespace of its own (loopback only), and the sandboxes
+run as the unprivileged user of this job's slot, with the instructor's
+folders out of sight. When the tests end, or their time runs out, every
+process of that user is killed, and only then are the results read. They
+are checked against the catalog: a record that names no test of it, or
+claims what the test is not worth, is dropped.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADING = ROOT / "tests" / "grading"
+sys.path.insert(0, str(GRADING))
+import isolation  # noqa: E402
+
+STARTUP_SECONDS = 30.0  # for pytest itself, on a busy machine
+STATUSES = {"passed", "failed", "not attempted", "error", "timeout", "limit", "grader"}
+
+
+def test_files(exercises, catalog):
+    """The grading test files of ``exercises``, public and hidden."""
+    files = []
+    for exercise in exercises:
+        files += sorted({path for _, _, _, path in catalog[exercise]})
+    return files
+
+
+def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
+    """{exercise: [result, ...]} for one copy of the kit, one result per test of the catalog."""
+    scratch = Path(tempfile.mkdtemp(prefix="grade-student-"))
+    private = Path(tempfile.mkdtemp(prefix="grade-results-"))  # ours alone: mode 0700
+    jail = isolation.Jail(slot)
+    try:
+        graded = isolation.private_copy(copy, scratch, jail.uid)
+        results = private / "results.jsonl"
+        tests = sum(len(catalog[exercise]) for exercise in exercises)
+        limit = STARTUP_SECONDS + per_request * 2 * (tests + 1)
+        ended = run_tests(graded, results, test_files(exercises, catalog), slot, hidden,
+                          per_request, limit, jail)
+        recorded = read_results(results, catalog, exercises)
+    except OSError as problem:  # our own set-up failed: never the student's fault
+        ended, recorded = f"grader: {problem}", {}
+    finally:
+        if jail.uid is not None:
+            isolation.kill_user(jail.uid)
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+    return {exercise: complete(catalog[exercise], recorded.get(exercise, {}), ended)
+            for exercise in exercises}
+
+
+def run_tests(copy, results, files, slot, hidden, per_request, limit, jail):
+    """Run the judge's pytest; return 0, "killed", an exit code, or "grader: why"."""
+    command = [sys.executable, "-m", "pytest", *map(str, files),
+               "-c", str(GRADING / "pytest.ini"), "--rootdir", str(GRADING), "-q",
+               f"--submission={copy}", f"--results={results}",
+               f"--request-timeout={per_request}", f"--timeout={per_request * 4 + 10}"]
+    if slot is not None and isolation.available():
+        command = ["unshare", "--net", "--", *command, f"--slot={slot}",
+                   f"--hide={os.pathsep.join(str(path) for path in hidden)}"]
+    log = results.with_suffix(".log")
+    with open(log, "w", encoding="utf-8") as output:
+        try:
+            process = subprocess.Popen(command, cwd=results.parent, stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=subprocess.STDOUT,
+                                       env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        except OSError as problem:
+            return f"grader: cannot start pytest: {problem}"
+        try:
+            ended = process.wait(limit)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+            ended = "killed"
+    if jail.uid is not None:
+        isolation.kill_user(jail.uid)
+    printed = log.read_text(encoding="utf-8", errors="replace")
+    if ended not in (0, "killed"):
+        for marker in ("No module named pytest", "INTERNALERROR", "ERROR: usage", "unrecognized arguments"):
+            if marker in printed:
+                return "grader: " + next(line for line in printed.splitlines() if marker in line).strip()
+    return ended
+
+
+def read_results(path, catalog, exercises):
+    """{exercise: {test name: record}}, keeping only well-formed records of known tests."""
+    known = {(exercise, name): (points, visibility) for exercise in exercises
+             for name, points, visibility, _ in catalog[exercise]}
+    recorded = {}
+    if not path.exists():
+        return recorded
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:10_000]:
+        try:
+            record = json.loads(line)
+            key = (record["exercise"], record["name"])
+            worth, visibility = known[key]
+            passed = record["status"] == "passed"
+            if record["status"] not in STATUSES or record["points"] != (worth if passed else 0):
+                continue
+        except (ValueError, KeyError, TypeError):
+            continue  # not a record of ours
+        recorded.setdefault(key[0], {})[key[1]] = {
+            "name": key[1], "points": record["points"], "max": worth, "visibility": visibility,
+            "status": record["status"], "message": str(record.get("message", ""))[:500]}
+    return recorded
+
+
+def complete(tests, recorded, ended):
+    """The recorded results, and for each test that recorded none, why not."""
+    results = []
+    for name, points, visibility, _ in tests:
+        if name in recorded:
+            results.append(recorded[name])
+            continue
+        if ended == "killed":
+            status, message = "timeout", "the tests took too long as a whole, and were stopped"
+        elif str(ended).startswith("grader: "):
+            status, message = "grader", f"the grader could not run: {ended[8:]}"
+        else:
+            status, message = "grader", f"the grader stopped early (exit code {ended})"
+        results.append({"name": name, "points": 0, "max": points, "visibility": visibility,
+                        "status": status, "message": message})
+    return results
