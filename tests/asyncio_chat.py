@@ -1,111 +1,228 @@
-"""A minimal asyncio broadcast server with the chat room's wire behaviour.
+"""The chat room as an asyncio server: one event loop, one coroutine per client.
 
-It is the yardstick for ``tests/benchmark.py``: one event loop, no threads.
-On the wire it behaves like ``chatroom.server`` for plain text: a welcome
-line on connect, and every line a client sends goes to every other client
-as ``<ip> text``. Framing is the package's own (``LineBuffer``, the same
-2048-byte maximum line, the same decoding and cleaning), so both servers
-do the same work per byte. No commands, no join notices, no room limit.
+It is one of the three designs ``tests/benchmark.py`` compares, written as
+an experienced asyncio programmer would, on the same terms as
+``chatroom.server`` (one thread per client):
 
-Like most minimal asyncio servers it writes with ``transport.write`` and
-never waits for ``drain()``: a client that stops reading makes the
-transport buffer grow without bound, which the benchmark measures.
+- the same wire behaviour: a welcome line, ``* NAME joined`` and
+  ``* NAME left`` for the others, every chat line relayed to every other
+  client as ``<NAME> text``, the same commands (``chatroom.commands``), the
+  same room limit (``chatroom.room.Room``) and the package's framing,
+  decoding and cleaning of lines (``chatroom.protocol``);
+- the same batching: it reads in chunks, and the chat lines of one read go
+  to each reader in one write;
+- the same slow-reader rule: a write never waits. ``transport.write`` sends
+  what the kernel takes now and buffers the rest; a reader with more than
+  256 KiB waiting in that buffer is dropped, so one slow reader cannot stall
+  or bloat the room. Each client's own coroutine awaits ``drain()`` on its
+  own writer after each read, so a client that stops reading is not read
+  from either (TCP flow control) until it catches up or is dropped;
+- the same logging: every chat line, and every arrival and departure, is
+  logged at INFO to stdout.
 
-Run it with ``python tests/asyncio_chat.py [IP] [PORT]``, or start it in a
-background thread with ``AsyncioChat().start()`` and ``.stop()``.
+Run it with ``python tests/asyncio_chat.py [IP] [PORT] [--max-clients N]``,
+or start it in a background thread with ``AsyncioChat().start()`` and ``.stop()``.
 """
 
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from chatroom.cli import raise_open_file_limit  # noqa: E402
+from chatroom import cli  # noqa: E402
+from chatroom.commands import run_command  # noqa: E402
+from chatroom.outbox import MAX_BACKLOG_BYTES  # noqa: E402
 from chatroom.protocol import (LineBuffer, LineRejected, clean_text,  # noqa: E402
                                decode_line, encode_line)
+from chatroom.room import Room  # noqa: E402
+from chatroom.server import (DEFAULT_MAX_CLIENTS, GOODBYE, RECV_BYTES,  # noqa: E402
+                             WELCOME)
 
 log = logging.getLogger("asyncio_chat")
-WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
 
 
-class ChatProtocol(asyncio.Protocol):
-    """One connected client: frame what it sends, and relay each line to the others."""
+class Member:
+    """One connected client: its stream writer and the name others see."""
 
-    def __init__(self, clients, on_event):
-        self.clients = clients
-        self.on_event = on_event
-        self.lines = LineBuffer()
-        self.transport = None
-        self.name = "?"
+    def __init__(self, writer, max_backlog):
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.name = self.address[0]
+        self.max_backlog = max_backlog
+        self.overflowed = False
 
-    def connection_made(self, transport):
-        self.transport = transport
-        self.name = transport.get_extra_info("peername")[0]
-        self.clients.add(self)
-        transport.write(encode_line(WELCOME.format(name=self.name)))
+    def send(self, data):
+        """Write now what the kernel takes, buffer the rest; False once the member is dropped."""
+        if self.writer.is_closing():
+            return False
+        self.writer.write(data)
+        if self.writer.transport.get_write_buffer_size() > self.max_backlog:
+            self.overflowed = True
+            self.hang_up()
+            return False
+        return True
 
-    def connection_lost(self, exc):
-        self.clients.discard(self)
+    def send_line(self, text):
+        return self.send(encode_line(text))
 
-    def data_received(self, data):
-        for raw in self.lines.feed(data):
-            try:
-                text = clean_text(decode_line(raw))
-            except LineRejected as problem:
-                self.transport.write(encode_line(f"* {problem}"))
+    def hang_up(self):
+        """Close at once, dropping what is buffered; the member's coroutine then ends."""
+        self.writer.transport.abort()
+
+
+class AsyncioChatServer:
+    """The chat room on one event loop; ``serve`` runs it inside a running loop."""
+
+    def __init__(self, host="127.0.0.1", port=0, *, max_clients=DEFAULT_MAX_CLIENTS,
+                 max_backlog=MAX_BACKLOG_BYTES, on_event=None):
+        self.host, self.port = host, port
+        self.room = Room(max_clients)
+        self.max_backlog = max_backlog
+        self.on_event = on_event or log.info
+        self.server = None
+        self.stopping = False
+        self.tasks = set()
+
+    async def listen(self):
+        self.server = await asyncio.start_server(self.serve_client, self.host, self.port,
+                                                 backlog=4096)
+        return self.server.sockets[0].getsockname()[:2]
+
+    async def serve_client(self, reader, writer):
+        """Serve one client until it leaves (``start_server`` runs this in a task of its own)."""
+        task = asyncio.current_task()
+        self.tasks.add(task)
+        try:
+            member = Member(writer, self.max_backlog)
+            if self.admit(member):
+                await self.serve_member(reader, member)
+        finally:
+            self.tasks.discard(task)
+
+    def admit(self, member):
+        """Welcome a member into the room, or turn it away when the room is full."""
+        if self.room.is_full():
+            member.send_line(f"* Sorry, the room is full ({self.room.max_members} people). "
+                             "Try again later.")
+            member.writer.close()
+            self.on_event(f"{member.name} turned away: the room is full")
+            return False
+        # The welcome goes out before the member is in the room, where others' lines reach it.
+        member.send_line(WELCOME.format(name=member.name))
+        self.room.join(member)
+        return True
+
+    async def serve_member(self, reader, member):
+        """Announce the member, then act on each read until it leaves."""
+        self.on_event(f"{member.name} connected")
+        self.broadcast(f"* {member.name} joined", member)
+        try:
+            await self.relay(reader, member)
+        except (ConnectionError, OSError):
+            pass  # reset by the peer, or aborted as a slow reader
+        finally:
+            self.farewell(member)
+
+    async def relay(self, reader, member):
+        lines = LineBuffer()
+        while not self.stopping:
+            data = await reader.read(RECV_BYTES)
+            if not data or not self.handle_lines(member, lines.feed(data)):
+                return
+            await member.writer.drain()  # stop reading from a client that does not read
+
+    def handle_lines(self, member, raws):
+        """Act on the lines of one read; return False when the member leaves."""
+        relay = []
+        for raw in raws:
+            text = self.read_line(member, raw)
+            if text is None or not text.strip():
                 continue
-            if text.strip():
-                self.on_event(f"<{self.name}> {text}")
-                data = encode_line(f"<{self.name}> {text}")
-                for client in list(self.clients):
-                    if client is not self:
-                        client.transport.write(data)  # no drain(): the buffer may grow
+            if text.startswith("/"):
+                self.broadcast_lines(relay, member)  # what came before goes first
+                relay = []
+                if not run_command(self, member, text):
+                    return False
+            else:
+                self.on_event(f"<{member.name}> {text}")
+                relay.append(f"<{member.name}> {text}")
+        self.broadcast_lines(relay, member)
+        return True
+
+    def read_line(self, member, raw):
+        try:
+            return clean_text(decode_line(raw))
+        except LineRejected as problem:
+            member.send_line(f"* {problem}")
+            self.on_event(f"{member.name}: {problem}")
+            return None
+
+    def broadcast(self, text, sender=None):
+        self.broadcast_lines([text], sender)
+
+    def broadcast_lines(self, texts, sender=None):
+        """Write the lines to every member but ``sender``, in one write to each."""
+        if not texts:
+            return
+        data = b"".join(encode_line(text) for text in texts)
+        for member in self.room.others(sender):
+            member.send(data)
+
+    def farewell(self, member):
+        self.room.leave(member)
+        member.writer.close()
+        if member.overflowed:
+            self.on_event(f"{member.name} dropped: it stopped reading "
+                          f"(over {self.max_backlog} bytes waiting)")
+        else:
+            self.on_event(f"{member.name} disconnected")
+        if not self.stopping:
+            self.broadcast(f"* {member.name} left", member)
+
+    async def close(self, timeout=1.0):
+        """Say goodbye to everyone, close every connection and stop listening."""
+        self.stopping = True
+        self.server.close()
+        for member in self.room.members():
+            member.send_line(GOODBYE)
+            member.writer.close()
+        if self.tasks:  # each ends when its connection is closed
+            await asyncio.wait(list(self.tasks), timeout=timeout)
+        await self.server.wait_closed()
 
 
 class AsyncioChat:
     """The asyncio server in a background thread with its own event loop."""
 
-    def __init__(self, host="127.0.0.1", port=0, on_event=None):
-        self.host, self.port = host, port
-        self.on_event = on_event or log.info
-        self.clients = set()
+    def __init__(self, host="127.0.0.1", port=0, **options):
+        self.chat = AsyncioChatServer(host, port, **options)
         self.loop = asyncio.new_event_loop()
-        self._server = None
+        self.address = None
         self._thread = None
-        self._ready = threading.Event()
 
     def start(self, timeout=5.0):
-        """Listen and serve in a background thread; return the server once it listens."""
-        self._thread = threading.Thread(target=self._run, name="asyncio-chat", daemon=True)
+        """Listen, and serve in a background thread; return the server once it listens."""
+        self.address = self.loop.run_until_complete(
+            asyncio.wait_for(self.chat.listen(), timeout))
+        self._thread = threading.Thread(target=self.loop.run_forever, name="asyncio-chat",
+                                        daemon=True)
         self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("the asyncio server did not start")
         return self
 
-    @property
-    def address(self):
-        """The (host, port) it listens on: the real port when started on 0."""
-        return self._server.sockets[0].getsockname()[:2]
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self._server = self.loop.run_until_complete(self.loop.create_server(
-            lambda: ChatProtocol(self.clients, self.on_event), self.host, self.port,
-            backlog=4096))
-        self._ready.set()
-        self.loop.run_forever()
-        self._server.close()
-        for client in list(self.clients):
-            client.transport.abort()
-        self.loop.run_until_complete(self._server.wait_closed())
-        self.loop.close()
-
     def stop(self, timeout=1.0):
-        """Stop the loop, close every connection, and end the thread."""
+        """Close every connection, stop the loop and end the thread."""
+        future = asyncio.run_coroutine_threadsafe(self.chat.close(), self.loop)
+        try:
+            future.result(timeout)
+        except Exception:  # noqa: BLE001 - stopping anyway
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()
 
     def __enter__(self):
         return self.start()
@@ -114,23 +231,35 @@ class AsyncioChat:
         self.stop()
 
 
+async def serve(args):
+    """Serve until SIGINT or SIGTERM (or Ctrl-C where signals cannot be caught so)."""
+    chat = AsyncioChatServer(args.host, args.port, max_clients=args.max_clients)
+    for line in cli.where_to_connect(*await chat.listen()):
+        log.info(line)
+    stop = asyncio.Event()
+    for name in ("SIGINT", "SIGTERM"):
+        try:
+            asyncio.get_running_loop().add_signal_handler(getattr(signal, name), stop.set)
+        except (NotImplementedError, AttributeError):  # Windows
+            pass
+    try:
+        await stop.wait()
+    finally:
+        await chat.close()
+
+
 def main(argv=None):
-    """``python tests/asyncio_chat.py [IP] [PORT]``: serve until Ctrl-C."""
-    args = sys.argv[1:] if argv is None else argv
-    host = args[0] if args else "127.0.0.1"
-    port = int(args[1]) if len(args) > 1 else 0
+    """The same command line as ``python -m chatroom.server``."""
+    args = cli.server_arguments(argv)
+    cli.forgive_unprintable_characters()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
-    raise_open_file_limit()  # as the threaded server does, for 1,000 clients
-    server = AsyncioChat(host, port).start()
-    host, port = server.address
-    log.info(f"Chat server listening on {host} port {port}. Stop it with Ctrl-C.")
+    cli.raise_open_file_limit()
     try:
-        while server._thread.is_alive():  # a timeout lets Ctrl-C in
-            server._thread.join(0.25)
+        asyncio.run(serve(args))
     except KeyboardInterrupt:
         pass
-    server.stop()
+    log.info("Server stopped.")
     return 0
 
 

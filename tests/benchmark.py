@@ -1,29 +1,46 @@
-"""Benchmark: the threaded chat server against a minimal asyncio server.
+"""Benchmark: three designs of the same chat room, on equal terms.
 
     python tests/benchmark.py [--clients 10,100,1000] [--repeat 5] [--quick]
 
-Each server runs in its own process (``python -m chatroom.server`` and
-``python tests/asyncio_chat.py``), so the load generator's work and GIL
-do not slow the server down. The load generator is this process: one
-sender, N receivers read with ``selectors``, all on 127.0.0.1.
+The designs, each run as a server in its own process on 127.0.0.1:
+- threaded:  one thread per client, the package (``python -m chatroom.server``);
+- selectors: one thread, ``selectors`` and non-blocking sockets, the reference
+  answer of challenge 4 (``python solutions/ch4_selectors_server.py``);
+- asyncio:   one event loop, streams, ``await drain()`` (``tests/asyncio_chat.py``).
+All three behave the same on the wire (welcome, ``* NAME joined``, ``<NAME> text``,
+``* NAME left``), relay the chat lines of one read in one write to each reader,
+drop a reader with more than 256 KiB waiting, and log every chat line to their
+stdout (here a temporary file), so the same work is in every figure.
 
-For every number of clients N and each server it prints:
-- deliveries/s: lines received by all receivers per second, while the sender
-  keeps WINDOW messages in flight (a message is in flight until all N have it);
-- p50/p99 latency of those deliveries (receive time - send time, one clock);
-- p99 latency at light load: one message in flight at a time;
-- resident memory of the server per connected client (Linux /proc only);
-then the same again with one extra client that never reads, followed (up to
-100 clients) by an 8 MiB flood so its backlog outgrows the kernel's buffers:
-does the server drop it (threaded: yes, over 256 KiB) or grow (asyncio)?
-Each measurement is repeated; the table shows the median and the spread
-(min-max). The machine is shared and noisy: compare the two servers within
-one run, not against figures from another day.
-Both servers log every message to their stdout (here a temporary file),
-so the logging cost is in both sets of figures.
+The load is this process: N clients, bound to source addresses 127.0.0.1 to
+127.0.0.200 in turn, all read with ``selectors``. S of them (1, then 5) also
+send: each keeps WINDOW lines of LINE_BYTES in flight (a line is in flight until
+all N - 1 others have it). What is measured, for each N, S and design:
+- deliveries/s: lines received by all clients per second of the run;
+- p50 and p99 latency of those deliveries (arrival minus send time, one clock);
+- KiB/client: the server's resident memory (Linux /proc) after N clients joined,
+  minus before, divided by N.
+Each repeat starts every design afresh, in turn (the first design rotates), so
+a slow minute of the shared machine does not land on one design; the table
+shows the median of the repeats and, in brackets, their range.
+
+Then, once per design and N (one repeat):
+- a client that never reads: N clients, one more that connects and never calls
+  recv, and S = 5 senders of FLOOD_LINE_BYTES lines until the server drops it
+  (its ``* NAME left`` reaches the others) or FLOOD_BYTES have been sent:
+  how much was sent before the drop, the others' deliveries/s meanwhile, and
+  how much the server grew;
+- the join storm: JOIN_STORM_CLIENTS clients connect at once; the time until
+  the room settles: every client has its welcome, a /who from the last one
+  counts them all, and no line has arrived for QUIET_SECONDS (the time of
+  the last line is reported), with the number of join notices delivered.
+
+The machine is shared and noisy: compare the designs within one run (the
+ratios printed last), not against figures from another day.
 """
 
 import argparse
+import collections
 import os
 import re
 import selectors
@@ -34,22 +51,29 @@ import sys
 import tempfile
 import time
 
-from chatroom.measure import percentile
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from chatroom.measure import percentile  # noqa: E402
+
 SERVERS = {
-    "threaded": [sys.executable, "-m", "chatroom.server", "127.0.0.1", "0",
-                 "--max-clients", "2100"],
-    "asyncio": [sys.executable, os.path.join("tests", "asyncio_chat.py"), "127.0.0.1", "0"],
+    "threaded": ["-m", "chatroom.server"],
+    "selectors": [os.path.join("solutions", "ch4_selectors_server.py")],
+    "asyncio": [os.path.join("tests", "asyncio_chat.py")],
 }
+SOURCE_ADDRESSES = 200  # clients bind to 127.0.0.1 ... 127.0.0.200 in turn
 SOCKET_TIMEOUT = 5.0
-WINDOW = 16           # messages in flight during the throughput phase
-LIGHT_MESSAGES = 30   # messages sent one at a time for the light-load latency
-LINE_BYTES = 100      # payload size of one message
-PHASE_SECONDS = 60.0  # give up on a phase after this long (reported as incomplete)
-FLOOD_BYTES = 8 << 20  # sent to the stuck client: more than the kernel buffers hold
+WINDOW = 16            # lines each sender keeps in flight
+LINE_BYTES = 100       # payload of one chat line
+MIN_MESSAGES = 200     # lines sent per run, at least (more at small N: see --deliveries)
+PHASE_SECONDS = 60.0   # give up on a run after this long (reported as incomplete)
+SETTLE_SECONDS = 120.0  # give up waiting for a room to settle after this long
+QUIET_SECONDS = 0.3    # no line for this long: the room has settled
 FLOOD_LINE_BYTES = 2000
-FLOOD_MAX_CLIENTS = 100  # above this the flood would take too long; skipped
+FLOOD_BYTES = 4 << 20  # at most this much to the client that never reads
+JOIN_STORM_CLIENTS = 1000
+SAMPLE_EVERY = 4       # the latency of every 4th line is measured
+SAMPLED = re.compile(rb"> M \w (\d+) ")
+SENDER_TAGS = [b" %s " % bytes([letter]) for letter in b"abcdefghijklmnopqrstuvwxyz"]
 
 
 def raise_open_file_limit(wanted):
@@ -76,12 +100,31 @@ def resident_kib(pid):
     return None
 
 
+def cpu_seconds(pid):
+    """User and system CPU time the process has used, or None where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def available(kind):
+    """True if the design's server can be run: its script, if it has one, exists."""
+    script = SERVERS[kind][0]
+    return script == "-m" or os.path.exists(os.path.join(REPO, script))
+
+
 class ServerProcess:
     """A chat server in a subprocess; its log goes to a temporary file."""
 
-    def __init__(self, kind):
+    def __init__(self, kind, max_clients):
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(SERVERS[kind], cwd=REPO, stdout=self.log,
+        command = [sys.executable, *SERVERS[kind], "127.0.0.1", "0",
+                   "--max-clients", str(max_clients)]
+        env = dict(os.environ, PYTHONPATH=REPO)
+        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
         self.port = self._read_port()
 
@@ -93,8 +136,10 @@ class ServerProcess:
             if found:
                 return int(found.group(1))
             time.sleep(0.02)  # polling a file: nothing to wait on
+        self.log.seek(0)
+        output = self.log.read(2000).decode(errors="replace")
         self.stop()
-        raise RuntimeError("the server did not start")
+        raise RuntimeError(f"the server did not start:\n{output}")
 
     def logged(self, text):
         """True if the server's log so far contains ``text``."""
@@ -103,6 +148,9 @@ class ServerProcess:
 
     def rss_kib(self):
         return resident_kib(self.process.pid)
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.process.pid)
 
     def stop(self):
         self.process.terminate()
@@ -114,190 +162,367 @@ class ServerProcess:
         self.log.close()
 
 
-class Load:
-    """One sender and N receivers connected to a server, read with selectors."""
+def connect(port, index, receive_buffer=None):
+    """A client socket from source address 127.0.0.(1 + index % 200)."""
+    sock = socket.socket()
+    sock.settimeout(SOCKET_TIMEOUT)
+    if receive_buffer:  # before connecting: it sets the window the client offers
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.bind((f"127.0.0.{1 + index % SOURCE_ADDRESSES}", 0))
+    sock.connect(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
-    def __init__(self, port, clients, slow_reader):
+
+def send_line(sock, data):
+    """Send one short line on a non-blocking socket, waiting at most SOCKET_TIMEOUT."""
+    sock.settimeout(SOCKET_TIMEOUT)
+    sock.sendall(data)
+    sock.setblocking(False)
+
+
+class Room:
+    """N clients in one chat room, read with selectors; some of them send.
+
+    A chat line is ``m S ID xxx...``: S is the sender's letter, ID the message's
+    number. Every SAMPLE_EVERY-th line starts with ``M`` and has its latency
+    measured at every client; the others are only counted, so that reading
+    costs this process little more than the ``recv`` calls.
+    """
+
+    def __init__(self, port, clients):
+        self.port = port
         self.selector = selectors.DefaultSelector()
-        self.receivers = [self._connect(port) for _ in range(clients)]
-        self.sender = self._connect(port)
-        # Without this, Nagle's algorithm holds each small line until the last is acknowledged.
-        self.sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.slow = None
-        if slow_reader:  # connects, then never calls recv
-            self.slow = socket.socket()
-            self.slow.settimeout(SOCKET_TIMEOUT)
-            self.slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            self.slow.connect(("127.0.0.1", port))
-        self.pending = {sock: b"" for sock in self.receivers}
-        for sock in self.receivers + [self.sender]:
-            sock.setblocking(False)
-            self.selector.register(sock, selectors.EVENT_READ)
-        self.sent_at = {}
-        self.delivered = {}
+        self.clients = []
+        self.tails = {}      # socket -> the unfinished line it has received
+        self.welcomed = set()
+        self.joins = 0       # "* NAME joined" lines received
+        self.left = 0        # "* NAME left" lines received
+        self.who = None      # the answer to the last /who
+        self.last_arrival = 0.0
+        self.sent_at = []    # message ID -> send time
         self.latencies = []
-        self.last_delivery = 0.0
-        self.next_seq = 0
+        self.deliveries = 0
+        self.progress = []   # sender -> for each client, the last ID it has from that sender
+        for index in range(clients):
+            self.add(connect(port, index))
 
-    @staticmethod
-    def _connect(port):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
-        return sock
-
-    def send(self, size=LINE_BYTES):
-        seq = self.next_seq
-        self.next_seq += 1
-        line = f"m {seq} ".encode() + b"x" * size + b"\n"
-        self.sent_at[seq] = time.perf_counter()
-        self.delivered[seq] = 0
-        self.sender.setblocking(True)  # a short line: the kernel takes it at once
-        self.sender.sendall(line)
-        self.sender.setblocking(False)
+    def add(self, sock):
+        sock.setblocking(False)
+        self.tails[sock] = b""
+        self.selector.register(sock, selectors.EVENT_READ, len(self.clients))
+        self.clients.append(sock)
 
     def read(self, timeout):
-        """Read what has arrived; count and time each delivered message."""
-        for key, _ in self.selector.select(timeout):
-            sock = key.fileobj
-            try:
-                data = sock.recv(1 << 16)
-            except BlockingIOError:
-                continue
-            if not data:
-                raise RuntimeError("the server closed a connection")
-            if sock is self.sender:
-                continue  # join notices: not measured
-            now = time.perf_counter()
-            *lines, self.pending[sock] = (self.pending[sock] + data).split(b"\n")
-            for line in lines:
-                parts = line.split(b" ", 3)
-                if len(parts) == 4 and parts[1] == b"m":
-                    seq = int(parts[2])
-                    self.latencies.append(now - self.sent_at[seq])
-                    self.delivered[seq] += 1
-                    self.last_delivery = now
+        """Read what has arrived at any client; False if nothing came within ``timeout``."""
+        events = self.selector.select(timeout)
+        for key, _ in events:
+            self.receive(key.fileobj, key.data)
+        return bool(events)
 
-    def run(self, messages, window, size=LINE_BYTES):
-        """Send ``messages`` with at most ``window`` in flight; wait for every delivery."""
-        self.latencies = []
-        first = self.next_seq
-        last = first + messages
-        started = time.perf_counter()
-        deadline = time.monotonic() + PHASE_SECONDS
-        clients = len(self.receivers)
-        oldest = first  # every message before this one has reached every receiver
-        while oldest < last and time.monotonic() < deadline:
-            while self.next_seq < last and self.next_seq - oldest < window:
-                self.send(size)
+    def receive(self, sock, index):
+        try:
+            data = sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        if not data:
+            raise RuntimeError("the server closed a connection")
+        now = self.last_arrival = time.perf_counter()
+        end = data.rfind(b"\n") + 1
+        chunk, self.tails[sock] = self.tails[sock] + data[:end], data[end:]
+        self.deliveries += chunk.count(b"\n")
+        if not chunk.startswith(b"<") or b"\n*" in chunk:
+            self.notices(sock, chunk)
+        for text in SAMPLED.findall(chunk):
+            self.latencies.append(now - self.sent_at[int(text)])
+        for sender, seen in enumerate(self.progress):
+            tag = SENDER_TAGS[sender]
+            found = chunk.rfind(tag)
+            if found >= 0:
+                found += len(tag)
+                seen[index] = int(chunk[found:chunk.index(b" ", found)])
+
+    def notices(self, sock, chunk):
+        """Count the server's own lines (those that start with '*')."""
+        for line in chunk.split(b"\n"):
+            if line.startswith(b"* Welcome"):
+                self.welcomed.add(sock)
+            elif line.startswith(b"* ") and line.endswith(b" joined"):
+                self.joins += 1
+            elif line.startswith(b"* ") and line.endswith(b" left"):
+                self.left += 1
+            elif re.match(rb"\* \d+ here: ", line):
+                self.who = int(line.split()[1])
+
+    def settle(self, deadline):
+        """Read until every client is welcomed, /who counts them all and all is quiet."""
+        while len(self.welcomed) < len(self.clients) and time.monotonic() < deadline:
             self.read(0.5)
-            while oldest < self.next_seq and self.delivered[oldest] == clients:
-                oldest += 1
-        complete = oldest == last
-        elapsed = self.last_delivery - started
-        return complete, len(self.latencies) / elapsed if elapsed > 0 else 0.0
+        self.who = None
+        send_line(self.clients[-1], b"/who\n")
+        while time.monotonic() < deadline:
+            if not self.read(QUIET_SECONDS) and self.who == len(self.clients):
+                return True
+        return False
+
+    def run(self, senders, messages, size=LINE_BYTES, until=None):
+        """Send ``messages`` lines from the first ``senders`` clients, each with at most
+        WINDOW in flight, until all have arrived everywhere (or ``until()`` is true).
+
+        Returns (complete, deliveries per second); ``self.latencies`` holds the latencies.
+        """
+        self.latencies, self.deliveries = [], 0
+        self.progress = [[-1] * len(self.clients) for _ in range(senders)]
+        for sender, seen in enumerate(self.progress):
+            seen[sender] = float("inf")  # no line comes back to its sender
+        in_flight = [collections.deque() for _ in range(senders)]
+        padding = b"x" * size
+        remaining, started = messages, time.perf_counter()
+        deadline = time.monotonic() + PHASE_SECONDS
+        while time.monotonic() < deadline and not (until and until()):
+            for sender, queue in enumerate(in_flight):
+                everywhere = min(self.progress[sender])  # every ID up to this one has arrived
+                while queue and queue[0] <= everywhere:
+                    queue.popleft()
+                while remaining and len(queue) < WINDOW:
+                    queue.append(self.send(sender, padding))
+                    remaining -= 1
+            if not remaining and not any(in_flight):
+                break
+            self.read(0.5)
+        complete = not remaining and not any(in_flight)
+        elapsed = self.last_arrival - started
+        return complete, self.deliveries / elapsed if elapsed > 0 else 0.0
+
+    def send(self, sender, padding):
+        message = len(self.sent_at)
+        mark = b"m" if message % SAMPLE_EVERY else b"M"
+        self.sent_at.append(time.perf_counter())
+        send_line(self.clients[sender], b"%s%s%d %s\n" % (mark, SENDER_TAGS[sender],
+                                                          message, padding))
+        return message
 
     def close(self):
         self.selector.close()
-        for sock in self.receivers + [self.sender] + ([self.slow] if self.slow else []):
+        for sock in self.clients:
             sock.close()
 
 
-def measure(kind, clients, slow_reader, repeat, messages):
-    """Start a server, connect, and measure ``repeat`` times; return the figures."""
-    server = ServerProcess(kind)
-    load = None
+class Session:
+    """A fresh server of one design with N clients in its room, for one measurement."""
+
+    def __init__(self, kind, clients, max_clients):
+        self.server = ServerProcess(kind, max_clients)
+        self.room = None
+        self.extra = []
+        try:
+            self.before = self.server.rss_kib()
+            self.started = time.perf_counter()
+            self.room = Room(self.server.port, clients)
+        except BaseException:
+            self.close()
+            raise
+
+    def settle(self):
+        if not self.room.settle(time.monotonic() + SETTLE_SECONDS):
+            raise RuntimeError("the room did not settle")
+
+    def kib_per_client(self):
+        after = self.server.rss_kib()
+        if self.before is None or after is None:
+            return float("nan")
+        return (after - self.before) / len(self.room.clients)
+
+    def close(self):
+        for sock in self.extra:
+            sock.close()
+        if self.room is not None:
+            self.room.close()
+        self.server.stop()
+
+
+def measure(kind, clients, senders_list, messages):
+    """One repeat: a fresh server, N clients, a run for each number of senders."""
+    session = Session(kind, clients, clients + 100)
     try:
-        before = server.rss_kib()
-        load = Load(server.port, clients, slow_reader)
-        load.run(5, 1)  # warm-up: every client is welcome and has read the join notices
-        after = server.rss_kib()
-        figures = {"rate": [], "p50": [], "p99": [], "light": [], "complete": True}
-        for _ in range(repeat):
-            complete, _ = load.run(LIGHT_MESSAGES, 1)
-            figures["light"].append(percentile(load.latencies, 99) * 1000)
-            ok, rate = load.run(messages, WINDOW)
-            figures["complete"] &= complete and ok
-            figures["rate"].append(rate)
-            figures["p50"].append(percentile(load.latencies, 50) * 1000)
-            figures["p99"].append(percentile(load.latencies, 99) * 1000)
-        figures["flooded"] = slow_reader and clients <= FLOOD_MAX_CLIENTS
-        if figures["flooded"]:  # now make the stuck client's backlog outgrow the kernel's
-            ok, _ = load.run(FLOOD_BYTES // FLOOD_LINE_BYTES, WINDOW, FLOOD_LINE_BYTES)
-            figures["complete"] &= ok
-        end = server.rss_kib()
-        if before is not None:
-            figures["kib_per_client"] = (after - before) / clients
-            figures["growth_mib"] = (end - after) / 1024
-        figures["dropped"] = server.logged(b"dropped: it stopped reading")
+        session.settle()
+        figures = {"kib": session.kib_per_client()}
+        session.room.run(1, 5)  # warm-up
+        for senders in senders_list:
+            figures[senders] = run_once(session, senders, messages)
         return figures
     finally:
-        if load is not None:
-            load.close()
-        server.stop()
+        session.close()
+
+
+def run_once(session, senders, messages):
+    """One run's figures: rate, latencies, and the server's CPU time per delivery."""
+    before = session.server.cpu_seconds()
+    complete, rate = session.room.run(senders, messages)
+    after = session.server.cpu_seconds()
+    room = session.room
+    cpu = (after - before) / room.deliveries * 1e6 if before is not None else float("nan")
+    return {"complete": complete, "rate": rate, "cpu_us": cpu,
+            "p50": percentile(room.latencies, 50) * 1000,
+            "p99": percentile(room.latencies, 99) * 1000}
+
+
+def never_reads(kind, clients, senders):
+    """N clients, one more that never reads, and a flood until the server drops it."""
+    session = Session(kind, clients, clients + 100)
+    try:
+        stuck = connect(session.server.port, clients, receive_buffer=4096)
+        session.extra.append(stuck)
+        session.settle()
+        room, before = session.room, session.server.rss_kib()
+        lines = FLOOD_BYTES // FLOOD_LINE_BYTES
+        room.left = 0
+        complete, rate = room.run(senders, lines, FLOOD_LINE_BYTES, until=lambda: room.left)
+        sent = len(room.sent_at) * FLOOD_LINE_BYTES  # an upper bound: the last window
+        growth = (session.server.rss_kib() - before) / 1024 if before else float("nan")
+        dropped = bool(room.left) or session.server.logged(b"dropped: it stopped reading")
+        return {"dropped": dropped, "sent_kib": sent / 1024, "rate": rate,
+                "growth_mib": growth}
+    finally:
+        session.close()
+
+
+def join_storm(kind, clients):
+    """Seconds from the first connect until a room of ``clients`` has settled."""
+    session = Session(kind, clients, clients + 100)
+    try:
+        connected = time.perf_counter() - session.started
+        settled = session.room.settle(time.monotonic() + SETTLE_SECONDS)
+        return {"settled": settled, "connect_s": connected,
+                "settle_s": session.room.last_arrival - session.started,
+                "joins": session.room.joins}
+    finally:
+        session.close()
 
 
 def spread(values, digits):
     """'median (min-max)' of the repeats."""
     middle = statistics.median(values)
     if len(values) == 1:
-        return f"{middle:.{digits}f}"
-    return f"{middle:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+        return f"{middle:,.{digits}f}"
+    return f"{middle:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+
+
+def throughput_table(kinds, counts, senders_list, repeat, deliveries):
+    """Measure every design ``repeat`` times at each N; print and return the figures."""
+    header = (f"{'clients':>7} {'senders':>7} {'server':<9} {'deliveries/s':>27} "
+              f"{'p50 ms':>19} {'p99 ms':>21} {'CPU us/dlv':>10} {'KiB/client':>10}")
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for clients in counts:
+        messages = max(MIN_MESSAGES, deliveries // (clients - 1))
+        runs = collections.defaultdict(list)
+        for index in range(repeat):
+            turn = index % len(kinds)
+            for kind in kinds[turn:] + kinds[:turn]:
+                runs[kind].append(measure(kind, clients, senders_list, messages))
+        for senders in senders_list:
+            for kind in kinds:
+                results[clients, senders, kind] = row = summarize(runs[kind], senders)
+                print(f"{clients:>7} {senders:>7} {kind:<9} {spread(row['rate'], 0):>27} "
+                      f"{spread(row['p50'], 2):>19} {spread(row['p99'], 2):>21} "
+                      f"{statistics.median(row['cpu_us']):>10.2f} "
+                      f"{statistics.median(row['kib']):>10.1f}"
+                      f"{'' if row['complete'] else '  INCOMPLETE (timed out)'}", flush=True)
+    return results
+
+
+def summarize(repeats, senders):
+    row = {name: [figures[senders][name] for figures in repeats]
+           for name in ("rate", "p50", "p99", "cpu_us")}
+    row["kib"] = [figures["kib"] for figures in repeats]
+    row["complete"] = all(figures[senders]["complete"] for figures in repeats)
+    return row
+
+
+def print_ratios(results, kinds, counts, senders_list):
+    others = [kind for kind in kinds if kind != "threaded"]
+    if "threaded" not in kinds or not others:
+        return
+    print()
+    print("threaded / best other, deliveries/s (medians; above 1.00: the threaded server leads):")
+    for clients in counts:
+        for senders in senders_list:
+            rates = {kind: statistics.median(results[clients, senders, kind]["rate"])
+                     for kind in kinds}
+            best = max(others, key=rates.get)
+            print(f"  {clients:>5} clients, {senders} sender(s): "
+                  f"{rates['threaded'] / rates[best]:.2f} (best other: {best})")
+
+
+def never_reads_table(kinds, counts, senders):
+    print()
+    print(f"A client that never reads, with {senders} senders of {FLOOD_LINE_BYTES}-byte lines "
+          f"(at most {FLOOD_BYTES >> 20} MiB) until it is dropped:")
+    header = (f"{'clients':>7} {'server':<9} {'dropped':>8} {'sent KiB':>9} "
+              f"{'deliveries/s':>13} {'growth MiB':>11}")
+    print(header)
+    print("-" * len(header))
+    for clients in counts:
+        for kind in kinds:
+            row = never_reads(kind, clients, senders)
+            print(f"{clients:>7} {kind:<9} {'yes' if row['dropped'] else 'NO':>8} "
+                  f"{row['sent_kib']:>9,.0f} {row['rate']:>13,.0f} "
+                  f"{row['growth_mib']:>11.1f}", flush=True)
+
+
+def join_storm_table(kinds, clients):
+    print()
+    print(f"Join storm: {clients} clients connect at once; seconds until the room has settled:")
+    header = f"{'server':<9} {'connect s':>9} {'settled s':>9} {'join notices':>13}"
+    print(header)
+    print("-" * len(header))
+    for kind in kinds:
+        row = join_storm(kind, clients)
+        print(f"{kind:<9} {row['connect_s']:>9.2f} {row['settle_s']:>9.2f} "
+              f"{row['joins']:>13,}{'' if row['settled'] else '  DID NOT SETTLE'}", flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="10,100,1000",
-                        help="comma-separated numbers of receiving clients")
+                        help="comma-separated numbers of clients in the room")
+    parser.add_argument("--senders", default="1,5", help="comma-separated numbers of senders")
     parser.add_argument("--repeat", type=int, default=5, help="measurements per configuration")
-    parser.add_argument("--deliveries", type=int, default=20000,
-                        help="deliveries per measurement (messages = this / clients)")
+    parser.add_argument("--deliveries", type=int, default=50000,
+                        help="deliveries per run, at least (lines = this / (N - 1))")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="comma-separated designs to measure")
+    parser.add_argument("--join-storm", type=int, default=JOIN_STORM_CLIENTS, metavar="N",
+                        help="clients in the join storm (0: skip it)")
+    parser.add_argument("--selectors-server", default=SERVERS["selectors"][0], metavar="FILE",
+                        help="the selectors design to run (default: the reference answer)")
     parser.add_argument("--quick", action="store_true",
-                        help="10 and 100 clients, one repeat, fewer deliveries")
+                        help="10 and 100 clients, one repeat, fewer deliveries, "
+                             "no stuck client, a join storm of 100")
     args = parser.parse_args(argv)
+    SERVERS["selectors"] = [args.selectors_server]
     if args.quick:
-        args.clients, args.repeat, args.deliveries = "10,100", 1, 5000
+        args.clients, args.repeat, args.deliveries, args.join_storm = "10,100", 1, 10000, 100
     counts = [int(count) for count in args.clients.split(",")]
-    raise_open_file_limit(max(counts) * 2 + 100)
+    senders_list = [int(count) for count in args.senders.split(",")]
+    kinds = [kind for kind in args.servers.split(",") if available(kind)]
+    raise_open_file_limit(max(counts + [args.join_storm]) * 2 + 200)
     began = time.monotonic()
     print(f"Chat server benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
           f"{args.repeat} repeat(s); median (min-max) of the repeats.")
-    print(f"Throughput phase: {WINDOW} messages of {LINE_BYTES} bytes in flight; light load: "
-          "one message at a time. Both servers log every message.")
-    header = (f"{'clients':>8} {'server':<18} {'deliveries/s':>22} {'p50 ms':>18} "
-              f"{'p99 ms':>18} {'p99 light ms':>18} {'KiB/client':>10} {'growth MiB':>10}")
-    print(header)
-    print("-" * len(header))
-    results = {}
-    for clients in counts:
-        messages = max(20, args.deliveries // clients)
-        for slow_reader in (False, True):
-            for kind in ("threaded", "asyncio"):
-                figures = measure(kind, clients, slow_reader, args.repeat, messages)
-                results[clients, kind, slow_reader] = figures
-                label = kind + (" +1 stuck" if slow_reader else "")
-                note = "" if figures["complete"] else "  INCOMPLETE (timed out)"
-                if figures["flooded"]:
-                    note += ("  stuck client dropped" if figures["dropped"]
-                             else "  stuck client kept")
-                print(f"{clients:>8} {label:<18} {spread(figures['rate'], 0):>22} "
-                      f"{spread(figures['p50'], 2):>18} {spread(figures['p99'], 2):>18} "
-                      f"{spread(figures['light'], 2):>18} "
-                      f"{figures.get('kib_per_client', float('nan')):>10.1f} "
-                      f"{figures.get('growth_mib', float('nan')):>10.1f}{note}", flush=True)
-    print()
-    print("Reading:")
-    for clients in counts:
-        for slow_reader in (False, True):
-            threaded = statistics.median(results[clients, "threaded", slow_reader]["rate"])
-            asyncio_rate = statistics.median(results[clients, "asyncio", slow_reader]["rate"])
-            print(f"  {clients} clients{' +1 stuck' if slow_reader else ''}: threaded/asyncio "
-                  f"deliveries per second = {threaded / asyncio_rate:.2f}")
-    print(f"  The stuck rows ({', '.join(str(c) for c in counts if c <= FLOOD_MAX_CLIENTS)} "
-          f"clients) then send {FLOOD_BYTES >> 20} MiB more in {FLOOD_LINE_BYTES}-byte lines: "
-          "'growth MiB' is how much the server grew while measuring and flooding. The threaded "
-          "server drops a client with over 256 KiB waiting; the asyncio server, which never "
-          "awaits drain(), keeps buffering for it.")
-    print("  A ratio above 1 means the threaded server delivered more per second. Ratios from "
-          "one run are what to compare; absolute figures move with the machine's load.")
+    for kind in args.servers.split(","):
+        if not available(kind):
+            print(f"NOT MEASURED: {kind}: {SERVERS[kind][0]} does not exist (yet).")
+    print(f"Each sender keeps {WINDOW} lines of {LINE_BYTES} bytes in flight; "
+          "every server logs every line.")
+    results = throughput_table(kinds, counts, senders_list, args.repeat, args.deliveries)
+    print_ratios(results, kinds, counts, senders_list)
+    if not args.quick:
+        never_reads_table(kinds, counts, max(senders_list))
+    if args.join_storm:
+        join_storm_table(kinds, args.join_storm)
     print(f"Total time: {time.monotonic() - began:.0f} s")
     return 0
 

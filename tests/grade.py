@@ -33,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gradescope
 import judge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +258,13 @@ def parse_arguments(argv):
                              f"(default {PER_REQUEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="students graded at once (default: the number of CPUs)")
+    parser.add_argument("--gradescope", type=Path, metavar="FILE.zip",
+                        help="write a Gradescope autograder (public and hidden tests) to FILE.zip")
+    parser.add_argument("--gradescope-run", nargs=2, type=Path, metavar=("SUBMISSION", "RESULTS"),
+                        help=argparse.SUPPRESS)  # what the bundle's run_autograder calls
     args = parser.parse_args(argv)
+    if args.gradescope or args.gradescope_run:
+        return args
     if args.submissions is None and args.student is None:
         args.student = ROOT  # no arguments: a student grading their own copy
     if args.submissions is not None and args.student is not None:
@@ -313,6 +320,15 @@ def main(argv=None):
     try:
         args = parse_arguments(argv)
         exercises = chosen_exercises(args.pattern)
+        if args.gradescope:
+            count = gradescope.write_bundle(args.gradescope)
+            print(f"Wrote the Gradescope autograder to {args.gradescope} ({count} files): upload it "
+                  "as the assignment's autograder; students submit their copy, or its .py files.")
+            return 0
+        if args.gradescope_run:
+            submission, results = args.gradescope_run
+            gradescope.run(submission, results, grade_folders, exercises, find_copy)
+            return 0
         if args.student is not None:
             copy = find_copy(args.student)
             graded = grade_folders([copy], exercises, args.timeout, args.jobs, [ROOT])

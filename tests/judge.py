@@ -39,7 +39,7 @@ def test_files(exercises, catalog):
 
 def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
     """{exercise: [result, ...]} for one copy of the kit, one result per test of the catalog."""
-    scratch = Path(tempfile.mkdtemp(prefix="grade-student-"))
+    scratch = Path(tempfile.mkdtemp(prefix="grade-student-", dir=isolation.scratch_folder()))
     private = Path(tempfile.mkdtemp(prefix="grade-results-"))  # ours alone: mode 0700
     jail = isolation.Jail(slot)
     try:

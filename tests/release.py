@@ -30,6 +30,22 @@ from answers import BEGIN, END, ROOT, lesson_stub, replace_answers, stubbed
 STUDENTS_README = ROOT / "tests" / "students_readme.md"
 PUBLIC_TESTS = ROOT / "tests" / "grading"
 NOT_SHIPPED = {"hidden", "__pycache__", ".pytest_cache"}
+CLASSROOM_WORKFLOW = """# GitHub Classroom: every push runs the public checks of this copy, as
+# `python tests/grade.py --student` does on your machine. The log shows your points.
+name: Check my progress
+on: [push, workflow_dispatch]
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: python -m pip install pytest pytest-timeout
+      - run: python tests/grade.py --student
+"""
 STUDENTS_PYTEST = """[tool.pytest.ini_options]
 # In the students' copy, `python -m pytest` runs the public checks of every exercise on this copy.
 # `python tests/grade.py --student` runs the same checks, one exercise at a time, with points.
@@ -77,6 +93,7 @@ def write_copy(target, with_solutions=False):
     put("requirements.txt", (ROOT / "requirements.txt").read_text(encoding="utf-8"))
     put("pyproject.toml", students_pyproject())
     put(".gitignore", (ROOT / ".gitignore").read_text(encoding="utf-8"))
+    put(".github/workflows/classroom.yml", CLASSROOM_WORKFLOW)
     if not with_solutions:
         leftover = [name for name in written if name.endswith((".py", ".ipynb"))
                     and BEGIN in (target / name).read_text(encoding="utf-8")]

@@ -142,9 +142,13 @@ def synced(source, module, package, kind):
     return "\n".join(lines)
 
 
-def main():
+def main(argv=None):
+    """``python tests/sync_lessons.py [LESSON ...]``: every lesson, or only those named."""
+    names = (sys.argv[1:] if argv is None else argv)
     package = package_units()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if names and not any(name in path.name for name in names):
+            continue
         notebook = nbformat.read(path, as_version=4)
         changed = False
         for kind, module, source, index, span in reversed(list(presentations(notebook))):

@@ -13,7 +13,8 @@ judge talks to the student's server as a client, and is the server of the
 student's client.
 
 Fixtures for the grading tests:
-    sandbox                    this test's Sandbox on the graded copy (sandbox.new/call/...)
+    sandbox                    the Sandbox running the graded copy, one per exercise, started
+                               again after a test kills it (sandbox.new/call/...)
     start_server(target, ...)  the student's server started in the sandbox, on 127.0.0.1
     make_pair()                two connected TCP sockets on 127.0.0.1, both the judge's
 
@@ -75,11 +76,36 @@ def jail(request):
     return isolation.Jail(request.config.getoption("--slot"), hidden)
 
 
+class Keeper:
+    """One exercise's sandbox: started when a test first needs it, started again after it dies."""
+
+    def __init__(self, folder, deadline, jail):
+        self.folder, self.deadline, self.jail = folder, deadline, jail
+        self.current = None
+
+    def sandbox(self):
+        if self.current is None or self.current.process.poll() is not None:
+            if self.current is not None:
+                self.current.close()
+            self.current = Sandbox(self.folder, self.deadline, self.jail)
+        return self.current
+
+    def close(self):
+        if self.current is not None:
+            self.current.close()  # it, and every process it started
+
+
+@pytest.fixture(scope="module")
+def keeper(request, folder, jail):
+    kept = Keeper(folder, request.config.getoption("--request-timeout"), jail)
+    yield kept
+    kept.close()
+
+
 @pytest.fixture
-def sandbox(request, folder, jail):
-    """A fresh sandbox on the graded copy for this test; it and all it started end after it."""
-    with Sandbox(folder, request.config.getoption("--request-timeout"), jail) as box:
-        yield box
+def sandbox(keeper):
+    """The sandbox that runs the graded copy's code for this exercise's tests."""
+    return keeper.sandbox()
 
 
 def unwritten(folder, exercises):

@@ -10,7 +10,9 @@ On Linux as root (this kind of machine, and Gradescope's containers), also:
     - the grader's network namespace, which has loopback only (grade.py starts
       each grading job in a new one);
     - a mount namespace in which the instructor's kit (solutions, hidden tests,
-      the grader), the class folder and the output folder are empty;
+      the grader), the class folder and the output folder are empty, and /tmp,
+      /var/tmp and /dev/shm are new and its own, gone when it ends;
+    - its private copy in a folder of its own under /var/lib/chatroom-grader;
     - after the job, every process of that user is killed, however it detached.
 """
 
@@ -29,6 +31,8 @@ CPU_SECONDS = 60
 FILE_BYTES = 10 << 20
 PROCESSES = 256
 BASE_UID = 61000
+SCRATCH = "/var/lib/chatroom-grader"  # private copies, where only root and their user may look
+OWN_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -51,6 +55,12 @@ def explain_exit(code):
         return f"Python was stopped by signal {signal.Signals(number).name}"
     return (f"Python stopped here (exit code {code}): does the code call os._exit() "
             "or sys.exit(), or crash the interpreter?")
+
+
+def is_limit(code):
+    """True when ``code`` is the signal of a limit: CPU time, or a file's size."""
+    return code is not None and code < 0 and -code in (getattr(signal, "SIGXCPU", None),
+                                                       getattr(signal, "SIGXFSZ", None))
 
 
 def _limits(separate_user):
@@ -99,6 +109,8 @@ class Jail:
     def walled(self, command):
         mounts = "".join(f"mount -t tmpfs -o size=64k,mode=0555 none {shlex.quote(path)} && "
                          for path in self.hidden if os.path.isdir(path))
+        mounts += "".join(f"mount -t tmpfs -o size=64m,mode=1777 none {path} && "
+                          for path in OWN_TEMPORARY if os.path.isdir(path))
         user = (f"setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "
                 "--inh-caps=-all --bounding-set=-all --")
         script = f"{mounts}exec {user} {' '.join(shlex.quote(part) for part in command)}"
@@ -200,6 +212,15 @@ def kill_user(uid, rounds=100):
                 pass
         time.sleep(0.02)
     return not processes_of(uid)
+
+
+def scratch_folder():
+    """Where a private copy goes: under SCRATCH with the walls, else the usual temporary folder."""
+    if not available():
+        return None
+    os.makedirs(SCRATCH, mode=0o711, exist_ok=True)
+    os.chmod(SCRATCH, 0o711)  # its users may pass through to their own folder, and no more
+    return SCRATCH
 
 
 def private_copy(copy, scratch, uid):

@@ -207,8 +207,9 @@ class Sandbox:
         self._reader.join(5)
         self.close()
         if self._printed_size > OUTPUT_LIMIT:
-            return SandboxFailure(f"printed more than {OUTPUT_LIMIT >> 20} MiB")
-        return SandboxFailure(isolation.explain_exit(code))
+            return SandboxFailure(f"printed more than {OUTPUT_LIMIT >> 20} MiB", status="limit")
+        return SandboxFailure(isolation.explain_exit(code),
+                              status="limit" if isolation.is_limit(code) else "error")
 
     def close(self):
         """End the sandbox and every process it started."""

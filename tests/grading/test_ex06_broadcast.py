@@ -1,5 +1,7 @@
 """Exercise 6 (lesson 6): ChatServer.broadcast_lines, a broadcast that survives dead clients."""
 
+import socket
+
 import pytest
 
 from sandbox import RemoteError
@@ -24,7 +26,7 @@ def room_of(sandbox):
                                  max_backlog=10 if n in stuck else 1 << 20)
             member.set("name", f"m{n}")
             if n in stuck:
-                fill(near)
+                fill(sandbox, near, far)
             room.join(member)
             members.append(member)
             far_ends.append(far)
@@ -33,15 +35,26 @@ def room_of(sandbox):
     return build
 
 
-def fill(sock, limit=10_000):
-    """Fill the kernel's buffers of a non-blocking socket in the sandbox whose peer does not read."""
-    for _ in range(limit):
-        try:
-            sock.send(b"x" * 65536)
-        except RemoteError as error:
-            if error.is_a("BlockingIOError"):
-                return
-            raise
+def fill(sandbox, sock, far, rounds=20):
+    """Fill the kernel's buffers of a non-blocking socket in the sandbox whose peer does not read.
+
+    Small fixed buffers, so that the kernel does not grow them; and filled again after a
+    pause, until a pause frees no room at all.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    far.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for _ in range(rounds):
+        sent = 0
+        for _ in range(10_000):
+            try:
+                sent += sock.send(b"x" * 65536)
+            except RemoteError as error:
+                if error.is_a("BlockingIOError"):
+                    break
+                raise
+        if sent == 0:
+            return
+        sandbox.call("time:sleep", 0.05)
     raise AssertionError("the socket's buffers never filled")
 
 
