@@ -89,7 +89,8 @@ def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None
     so that no two students' code ever runs as the same user at the same time.
     """
     everything = catalog()
-    jobs = max(1, min(jobs or os.cpu_count() or 2, len(folders)))
+    # Grading mostly waits (for servers, sockets, deadlines): two students per CPU keep it busy.
+    jobs = max(1, min(jobs or 2 * (os.cpu_count() or 1), len(folders)))
     claimed = judge.isolation.Slots(jobs) if judge.isolation.available() else None
     slots = queue.Queue()
     for slot in (claimed.numbers if claimed else range(jobs)):
@@ -257,7 +258,7 @@ def parse_arguments(argv):
                         help=f"time limit for each call into a student's code "
                              f"(default {PER_REQUEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="students graded at once (default: the number of CPUs)")
+                        help="students graded at once (default: twice the number of CPUs)")
     parser.add_argument("--gradescope", type=Path, metavar="FILE.zip",
                         help="write a Gradescope autograder (public and hidden tests) to FILE.zip")
     parser.add_argument("--gradescope-run", nargs=2, type=Path, metavar=("SUBMISSION", "RESULTS"),

@@ -126,6 +126,7 @@ ATTACKS = {
             pass
         raise ValueError("nothing to see here")
         """,
+    "exits_at_import": None,  # measure.py ends the process as soon as it is imported
     "holds_a_gibibyte": """
         hoard = bytearray(1 << 30)
         return len(hoard)
@@ -173,7 +174,12 @@ def attacked_class(tmp_path_factory):
              "OUT": out, "CONFTEST": CONFTEST}
     for name, code in ATTACKS.items():
         shutil.copytree(perfect, class_folder / name)
-        attack(class_folder / name, code, names)
+        if code is None:
+            measure = class_folder / name / "chatroom" / "measure.py"
+            measure.write_text("import os\nos._exit(3)\n" + measure.read_text(encoding="utf-8"),
+                               encoding="utf-8")
+        else:
+            attack(class_folder / name, code, names)
     before = {path: digest(path) for path in (CONFTEST, ROOT / "chatroom" / "measure.py")}
     finished = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "grade.py"), str(class_folder), "--out", str(out),

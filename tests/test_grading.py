@@ -258,3 +258,16 @@ def test_a_stub_keeps_signature_and_docstring_and_names_the_exercise():
         answers.replace_answers("### BEGIN SOLUTION\nx = 1\n", "bad.py", None)
     with pytest.raises(answers.MarkerError):  # an answer that is no exercise of the catalog
         answers.replace_answers(source.replace("join", "enter"), "room.py", answers.package_stub("room"))
+
+
+def test_a_grader_without_pytest_says_so_and_blames_no_student(perfect_copy, tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+                   check=True, timeout=SCRIPT_TIMEOUT)
+    bare = tmp_path / "bare" / ("Scripts" if sys.platform == "win32" else "bin") / "python"
+    result = subprocess.run([str(bare), str(ROOT / "tests" / "grade.py"), "--student", str(perfect_copy),
+                             "-k", "ex08"], capture_output=True, text=True, timeout=SCRIPT_TIMEOUT,
+                            stdin=subprocess.DEVNULL, cwd=ROOT)
+    assert "the grader could not run" in result.stdout and "pytest" in result.stdout, result.stdout
+    assert "not your fault" in result.stdout
+    assert "exit code" not in result.stdout and "os._exit" not in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -67,11 +67,15 @@ def _limits(separate_user):
     def apply():
         import resource
         os.setsid()
-        for limit, value in ((resource.RLIMIT_AS, MEMORY_BYTES), (resource.RLIMIT_CPU, CPU_SECONDS),
-                             (resource.RLIMIT_FSIZE, FILE_BYTES), (resource.RLIMIT_CORE, 0)):
-            resource.setrlimit(limit, (value, value))
+        limits = [(resource.RLIMIT_AS, MEMORY_BYTES), (resource.RLIMIT_CPU, CPU_SECONDS),
+                  (resource.RLIMIT_FSIZE, FILE_BYTES), (resource.RLIMIT_CORE, 0)]
         if separate_user:  # counted per user: only meaningful for a user of its own
-            resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
+            limits.append((resource.RLIMIT_NPROC, PROCESSES))
+        for limit, value in limits:
+            try:
+                resource.setrlimit(limit, (value, value))
+            except (ValueError, OSError):
+                pass  # macOS refuses some (RLIMIT_AS): the others still hold
     return apply
 
 

@@ -1,0 +1,95 @@
+"""The Gradescope autograder, built and run as Gradescope runs it, in a folder of our own.
+
+`python tests/grade.py --gradescope FILE.zip` writes the bundle; here it is
+unpacked as Gradescope unpacks it (into source/), and its run_autograder runs
+with a submission in submission/, writing results/results.json. A perfect copy
+scores full marks, a blank copy 0, and a student who sends only the files they
+edit is graded on those.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import grade
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 600
+MAXIMUM = sum(points for tests in grade.catalog().values() for _, points, *_ in tests)
+
+
+def release(target, *options):
+    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
+                   check=True, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return target
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    target = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "grade.py"), "--gradescope", str(target)],
+                          capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    work = tmp_path_factory.mktemp("copies")
+    return release(work / "perfect", "--with-solutions"), release(work / "blank")
+
+
+def run_autograder(bundle, root, submit):
+    """Unpack ``bundle`` under ``root`` as Gradescope does, submit, run; return results.json."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    (root / "source" / "run_autograder").chmod(0o755)
+    submit(root / "submission")
+    env = {"AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True,
+                          text=True, timeout=TIMEOUT, env=env, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+
+
+def test_the_bundle_has_gradescopes_entry_points_and_the_hidden_tests(bundle):
+    names = zipfile.ZipFile(bundle).namelist()
+    assert "setup.sh" in names and "run_autograder" in names
+    assert any(name.startswith("tests/grading/hidden/") for name in names)
+    assert any(name.startswith("blank/chatroom/") for name in names)
+    assert not any(name.startswith(("solutions/", "chatroom/")) for name in names)
+
+
+def test_a_perfect_copy_scores_full_marks(bundle, copies, tmp_path):
+    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(
+        copies[0], folder / "my-kit", ignore=shutil.ignore_patterns(".git")))
+    assert results["score"] == MAXIMUM, [test for test in results["tests"] if test["score"] < test["max_score"]]
+    assert sum(test["max_score"] for test in results["tests"]) == MAXIMUM
+    assert "found inside my-kit/" in results["output"]
+    for test in results["tests"]:
+        assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+    visibilities = {test["visibility"] for test in results["tests"]}
+    assert visibilities == {"visible", "after_published"}
+    hidden = [test for test in results["tests"] if test["visibility"] == "after_published"]
+    assert all("hidden" in test["name"] for test in hidden)
+
+
+def test_a_blank_copy_scores_zero(bundle, copies, tmp_path):
+    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(copies[1], folder))
+    assert results["score"] == 0
+    assert any(test["output"].startswith("not attempted") for test in results["tests"])
+
+
+def test_the_files_a_student_edits_are_enough(bundle, copies, tmp_path):
+    def submit(folder):
+        folder.mkdir()
+        shutil.copy(copies[0] / "chatroom" / "measure.py", folder)  # one file, at the top
+    results = run_autograder(bundle, tmp_path, submit)
+    earned = {test["name"].split(":")[0] for test in results["tests"] if test["score"]}
+    assert earned == {"ex08_percentile"}, earned
+    assert "chatroom/measure.py" in results["output"]
