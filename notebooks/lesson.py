@@ -18,11 +18,14 @@ import sys
 import threading
 from pathlib import Path
 
-from chatroom.pieces import PieceMissing, explain, missing, require
+KIT = Path(__file__).resolve().parents[1]
+if str(KIT) not in sys.path:
+    sys.path.insert(0, str(KIT))  # this kit's chatroom/, whatever else is installed
+
+from chatroom.pieces import PieceMissing, explain, missing, require  # noqa: E402
 
 __all__ = ["add_to_class", "check", "require", "PieceMissing"]
 
-KIT = Path(__file__).resolve().parents[1]
 CHECK_SECONDS = 300
 _STUB = re.compile(r"exercise (\d+) \(lesson (\d+)\): ([\w.]+)")
 _NOTEBOOK_STUB = re.compile(r"lesson (\d+): (.+)")

@@ -71,6 +71,7 @@ QUIET_SECONDS = 0.3    # no line for this long: the room has settled
 FLOOD_LINE_BYTES = 2000
 FLOOD_BYTES = 4 << 20  # at most this much to the client that never reads
 JOIN_STORM_CLIENTS = 1000
+DROPPED = b"dropped: it stopped reading"  # what each server logs when it drops a reader
 SAMPLE_EVERY = 4       # the latency of every 4th line is measured
 SAMPLED = re.compile(rb"> M \w (\d+) ")
 SENDER_TAGS = [b" %s " % bytes([letter]) for letter in b"abcdefghijklmnopqrstuvwxyz"]
@@ -121,6 +122,7 @@ class ServerProcess:
 
     def __init__(self, kind, max_clients):
         self.log = tempfile.TemporaryFile()
+        self.looked, self.overlap = 0, b""  # for logs_since_last_look
         command = [sys.executable, *SERVERS[kind], "127.0.0.1", "0",
                    "--max-clients", str(max_clients)]
         env = dict(os.environ, PYTHONPATH=REPO)
@@ -145,6 +147,15 @@ class ServerProcess:
         """True if the server's log so far contains ``text``."""
         self.log.seek(0)
         return text in self.log.read()
+
+    def logs_since_last_look(self, text):
+        """True if ``text`` is in what the server has logged since the last call."""
+        self.log.seek(self.looked)
+        new = self.log.read()
+        found = text in self.overlap + new
+        self.overlap = (self.overlap + new)[-len(text):]
+        self.looked += len(new)
+        return found
 
     def rss_kib(self):
         return resident_kib(self.process.pid)
@@ -197,7 +208,6 @@ class Room:
         self.tails = {}      # socket -> the unfinished line it has received
         self.welcomed = set()
         self.joins = 0       # "* NAME joined" lines received
-        self.left = 0        # "* NAME left" lines received
         self.who = None      # the answer to the last /who
         self.last_arrival = 0.0
         self.sent_at = []    # message ID -> send time
@@ -249,8 +259,6 @@ class Room:
                 self.welcomed.add(sock)
             elif line.startswith(b"* ") and line.endswith(b" joined"):
                 self.joins += 1
-            elif line.startswith(b"* ") and line.endswith(b" left"):
-                self.left += 1
             elif re.match(rb"\* \d+ here: ", line):
                 self.who = int(line.split()[1])
 
@@ -374,15 +382,15 @@ def never_reads(kind, clients, senders):
         stuck = connect(session.server.port, clients, receive_buffer=4096)
         session.extra.append(stuck)
         session.settle()
-        room, before = session.room, session.server.rss_kib()
-        lines = FLOOD_BYTES // FLOOD_LINE_BYTES
-        room.left = 0
-        complete, rate = room.run(senders, lines, FLOOD_LINE_BYTES, until=lambda: room.left)
-        sent = len(room.sent_at) * FLOOD_LINE_BYTES  # an upper bound: the last window
-        growth = (session.server.rss_kib() - before) / 1024 if before else float("nan")
-        dropped = bool(room.left) or session.server.logged(b"dropped: it stopped reading")
-        return {"dropped": dropped, "sent_kib": sent / 1024, "rate": rate,
-                "growth_mib": growth}
+        server, room = session.server, session.room
+        before = server.rss_kib()
+        server.logs_since_last_look(DROPPED)
+        _, rate = room.run(senders, FLOOD_BYTES // FLOOD_LINE_BYTES, FLOOD_LINE_BYTES,
+                                  until=lambda: server.logs_since_last_look(DROPPED))
+        dropped = server.logged(DROPPED)
+        growth = (server.rss_kib() - before) / 1024 if before else float("nan")
+        return {"dropped": dropped, "rate": rate, "growth_mib": growth,
+                "sent_kib": len(room.sent_at) * FLOOD_LINE_BYTES / 1024}  # the last window too
     finally:
         session.close()
 

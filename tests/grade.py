@@ -33,7 +33,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import gradescope
 import judge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,6 +320,8 @@ def main(argv=None):
     try:
         args = parse_arguments(argv)
         exercises = chosen_exercises(args.pattern)
+        if args.gradescope or args.gradescope_run:
+            import gradescope  # the instructor's tool: the students' copy has no need of it
         if args.gradescope:
             count = gradescope.write_bundle(args.gradescope)
             print(f"Wrote the Gradescope autograder to {args.gradescope} ({count} files): upload it "

@@ -234,3 +234,28 @@ def test_two_people_chat_through_the_copys_own_server(with_solutions):
         for script in (alice, bob, server):
             if script is not None:
                 script.kill()
+
+
+def test_a_lesson_in_the_copy_names_the_missing_piece_in_one_line(released, tmp_path):
+    """Lesson 2 run by a real kernel in the copy as released: every cell that needs the student's
+    LineBuffer.feed says so in one line; no traceback but the cell that is meant to fail."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    lesson = released / "notebooks" / "02_framing.ipynb"
+    notebook = nbformat.read(lesson, as_version=4)
+    NotebookClient(notebook, timeout=60, allow_errors=True,
+                   resources={"metadata": {"path": str(lesson.parent)}}).execute()
+    one_lines, tracebacks = [], []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.output_type == "error" and "raises-exception" not in cell.metadata.get("tags", []):
+                tracebacks.append(f"{output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                one_lines += output.text.splitlines()
+    assert tracebacks == []
+    wanted = ("error: exercise 2 (lesson 2) is not done yet: write LineBuffer.feed in "
+              "chatroom/protocol.py, then run the check at the end of lesson 2")
+    assert one_lines and set(one_lines) == {wanted}, one_lines
+    checked = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    assert "not attempted: LineBuffer.feed is not written yet" in checked

@@ -97,48 +97,62 @@ def test_notices_are_not_history(connect):
 @pytest.mark.points(3)
 def test_a_line_said_while_someone_joins_arrives_once(connect, sandbox):
     sandbox.call("sys:setswitchinterval", 1e-5)  # the server's threads take turns far more often
-    talkers = [(connect(name), connect(f"{name}-ear")) for name in TALKERS]  # each with a listener
-    said = {name: [] for name in TALKERS}
-    spoke, stop, problems = threading.Condition(), threading.Event(), []
+    talk = Talk(connect, TALKERS)
+    newcomers = []
+    for _ in range(NEWCOMERS):  # each comes in while the others talk
+        talk.wait_for(len(TALKERS))
+        newcomers.append(connect())
+    talk.wait_for(len(TALKERS))
+    last = talk.stop()
+    for index, newcomer in enumerate(newcomers):
+        check_once(newcomer, last,
+                   f"newcomer {index + 1} of {NEWCOMERS}, who came in while {' and '.join(TALKERS)} talked")
 
-    def talk(name, talker, listener):  # one line at a time: each is relayed before the next
+
+class Talk:
+    """People who each say numbered lines, one at a time, each relayed before the next."""
+
+    def __init__(self, connect, names):
+        self.said = {name: [] for name in names}
+        self.spoke, self.ending, self.problems = threading.Condition(), threading.Event(), []
+        self.threads = [threading.Thread(target=self.talk, args=(name, connect(name), connect(f"{name}-ear")),
+                                         daemon=True) for name in names]
+        for thread in self.threads:
+            thread.start()
+
+    def talk(self, name, talker, listener):
         try:
             for n in range(10_000):
-                if stop.is_set():
+                if self.ending.is_set():
                     return
                 talker.send(f"line {n:04}")
                 listener.read_until(f"<{name}> line {n:04}")
-                with spoke:
-                    said[name].append(n)
-                    spoke.notify_all()
+                with self.spoke:
+                    self.said[name].append(n)
+                    self.spoke.notify_all()
         except (OSError, EOFError, AssertionError) as problem:
-            with spoke:
-                problems.append(f"{name}: {problem!r}")
-                spoke.notify_all()
+            with self.spoke:
+                self.problems.append(f"{name}: {problem!r}")
+                self.spoke.notify_all()
 
-    def after_more_lines(count):
-        with spoke:
-            target = sum(map(len, said.values())) + count
-            assert spoke.wait_for(lambda: sum(map(len, said.values())) >= target or problems,
-                                  TIMEOUT) and not problems, f"the lines stopped going round: {problems}"
+    def count(self):
+        return sum(map(len, self.said.values()))
 
-    threads = [threading.Thread(target=talk, args=(name, *pair), daemon=True)
-               for name, pair in zip(TALKERS, talkers)]
-    for thread in threads:
-        thread.start()
-    newcomers = []
-    for _ in range(NEWCOMERS):  # each comes in while the others talk
-        after_more_lines(len(TALKERS))
-        newcomers.append(connect())
-    after_more_lines(len(TALKERS))
-    stop.set()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads) and not problems, (
-        f"the lines stopped going round: {problems}")
-    for index, newcomer in enumerate(newcomers):
-        check_once(newcomer, {name: numbers[-1] for name, numbers in said.items()},
-                   f"newcomer {index + 1} of {NEWCOMERS}, who came in while {' and '.join(TALKERS)} talked")
+    def wait_for(self, lines):
+        """Wait until ``lines`` more lines have gone round."""
+        with self.spoke:
+            target = self.count() + lines
+            went = self.spoke.wait_for(lambda: self.count() >= target or self.problems, TIMEOUT)
+        assert went and not self.problems, f"the lines stopped going round: {self.problems}"
+
+    def stop(self):
+        """End the talk; return the number of each one's last line."""
+        self.ending.set()
+        for thread in self.threads:
+            thread.join(TIMEOUT)
+        assert not any(thread.is_alive() for thread in self.threads) and not self.problems, (
+            f"the lines stopped going round: {self.problems}")
+        return {name: numbers[-1] for name, numbers in self.said.items() if numbers}
 
 
 def check_once(newcomer, last, who):
