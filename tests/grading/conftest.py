@@ -17,6 +17,7 @@ Fixtures for the grading tests:
                                again after a test kills it (sandbox.new/call/...)
     start_server(target, ...)  the student's server started in the sandbox, on 127.0.0.1
     make_pair()                two connected TCP sockets on 127.0.0.1, both the judge's
+    written(challenge, *parts) stop as "not attempted" while a part of a challenge is a stub
 
 Each finished test is appended to the results file as one JSON line (name,
 points, max, status, message). The statuses: passed; failed (an assertion,
@@ -117,6 +118,21 @@ def unwritten(folder, exercises):
             if int(exercise) in exercises:
                 return exercise, lesson, name
     return None
+
+
+@pytest.fixture
+def written(folder):
+    """written("ch1_private_messages", "PrivateMessagesServer.command", ...): stop the test,
+    as not attempted, while one of those parts of the challenge is still its stub."""
+    def check(challenge, *parts):
+        number = re.match(r"ch(\d+)_", challenge).group(1)
+        path = folder / "exercises" / f"{challenge}.py"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        for part in parts:
+            if f'NotImplementedError("challenge {number}: {part}")' in text:
+                raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
+                                   "message": f"challenge {number}: {part}"})
+    return check
 
 
 class Server:

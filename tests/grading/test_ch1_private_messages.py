@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from sandbox import RemoteError
+import wire
 from wire import LineClient
 
 CHALLENGE = "ch1_private_messages"
@@ -13,24 +13,15 @@ TIMEOUT = 2.0  # for one line: far more than a line takes on loopback
 ARRIVAL = re.compile(r"\* \S+ (joined|is now \S+)")
 
 
-def require(folder, *parts):
-    """Stop the test, as not attempted, while a part it needs is still the stub."""
-    path = folder / "exercises" / f"{CHALLENGE}.py"
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    for part in parts:
-        if f'NotImplementedError("challenge 1: {part}")' in text:
-            raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
-                               "message": f"challenge 1: {part}"})
-
 
 @pytest.fixture
-def room(start_server, folder):
+def room(start_server, written):
     """room(*names, needs=...) -> a LineClient per name, each in a running PrivateMessagesServer."""
     clients, servers = [], []
 
     def enter(*names, needs=("command", "whisper", "find")):
         if not servers:
-            require(folder, *(f"PrivateMessagesServer.{part}" for part in needs))
+            written(CHALLENGE, *(f"PrivateMessagesServer.{part}" for part in needs))
             servers.append(start_server(TARGET))
         for name in names:
             client = LineClient(servers[0].address, timeout=TIMEOUT)
@@ -45,28 +36,12 @@ def room(start_server, folder):
         client.close()
 
 
-def next_message(client):
-    """The next line that is not news of someone arriving or changing their name."""
-    for _ in range(100):
-        line = client.read_line()
-        if not ARRIVAL.fullmatch(line):
-            return line
-    raise AssertionError("100 lines of arrivals and new names, and nothing else")
+def expect(client, wanted, who, after):
+    wire.expect(client, wanted, who, after, skip=ARRIVAL)
 
 
 def heard(client):
-    """The next message, or what happened instead, as a phrase for a message to the student."""
-    try:
-        return repr(next_message(client))
-    except OSError:
-        return f"nothing within {TIMEOUT:g} s"
-    except EOFError:
-        return "the connection closed"
-
-
-def expect(client, wanted, who, after):
-    got = heard(client)
-    assert got == repr(wanted), f"after {after}, {who} should get {wanted!r}, got {got}"
+    return wire.heard(client, skip=ARRIVAL)
 
 
 def expect_nothing(client, who, after):

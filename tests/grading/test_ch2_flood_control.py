@@ -9,8 +9,7 @@ from collections import Counter
 
 import pytest
 
-from sandbox import RemoteError
-from wire import LineClient, chat_lines
+from wire import LineClient, chat_lines, lines_before_who
 
 CHALLENGE = "ch2_flood_control"
 BUCKET = ("TokenBucket.refill", "TokenBucket.take", "TokenBucket.wait_time")
@@ -19,23 +18,14 @@ TIMEOUT = 2.0  # for one line: far more than a line takes on loopback
 WARNING = "* slow down: at most {rate:g} lines a second after a burst of {burst}; your lines are delayed"
 
 
-def require(folder, *parts):
-    """Stop the test, as not attempted, while a part it needs is still the stub."""
-    path = folder / "exercises" / f"{CHALLENGE}.py"
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    for part in parts:
-        if f'NotImplementedError("challenge 2: {part}")' in text:
-            raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
-                               "message": f"challenge 2: {part}"})
-
 
 @pytest.fixture
-def room(start_server, folder):
+def room(start_server, written):
     """room(burst, rate) -> (a running FloodControlServer with those limits, person())."""
     clients = []
 
     def start(burst, rate):
-        require(folder, *BUCKET, *SERVER)
+        written(CHALLENGE, *BUCKET, *SERVER)
         server = start_server(f"exercises/{CHALLENGE}.py:FloodControlServer")
         server.remote.set("BURST", burst)  # before anyone comes in: each member's bucket
         server.remote.set("RATE", rate)    # is made when it arrives
@@ -84,12 +74,6 @@ def arrivals(client, count, since):
     return got
 
 
-def lines_before_who(client):
-    """Send /who; return the lines that came before its answer."""
-    client.send("/who")
-    return client.read_until(lambda line: line.startswith("* ") and " here: " in line)[:-1]
-
-
 @pytest.mark.points(3)
 def test_a_flood_arrives_whole_in_order_and_no_faster_than_the_rate(room):
     burst, rate = 5, 20
@@ -110,8 +94,8 @@ def test_a_flood_arrives_whole_in_order_and_no_faster_than_the_rate(room):
 
 
 @pytest.mark.points(2)
-def test_the_token_bucket(sandbox, folder):
-    require(folder, *BUCKET)
+def test_the_token_bucket(sandbox, written):
+    written(CHALLENGE, *BUCKET)
     # A clock the test sets: functools.partial(operator.attrgetter("now"), clock) is
     # a function of no arguments that returns clock.now.
     clock = sandbox.new("types:SimpleNamespace", now=1000.0)

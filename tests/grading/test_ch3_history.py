@@ -4,7 +4,6 @@ import threading
 
 import pytest
 
-from sandbox import RemoteError
 from wire import LineClient
 
 CHALLENGE = "ch3_history"
@@ -15,25 +14,16 @@ NEWCOMERS = 20
 TALKERS = ("alice", "bob", "carol", "dave", "erin")
 
 
-def require(folder, *parts):
-    """Stop the test, as not attempted, while a part it needs is still the stub."""
-    path = folder / "exercises" / f"{CHALLENGE}.py"
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    for part in parts:
-        if f'NotImplementedError("challenge 3: {part}")' in text:
-            raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
-                               "message": f"challenge 3: {part}"})
-
 
 @pytest.fixture
-def connect(start_server, folder):
+def connect(start_server, written):
     """connect(name=None) -> a new client of a running HistoryServer, the same for the whole test."""
     clients, servers = [], []
 
     def connect(name=None):
         """Given a name, the client waits until it is in the room, and takes the name."""
         if not servers:
-            require(folder, *PARTS)
+            written(CHALLENGE, *PARTS)
             servers.append(start_server(f"exercises/{CHALLENGE}.py:HistoryServer"))
         client = LineClient(servers[0].address, timeout=TIMEOUT)
         clients.append(client)

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from sandbox import RemoteError
-from wire import LineClient, chat_lines
+from wire import LineClient, chat_lines, expect, heard, lines_before_who
 
 CHALLENGE = "ch4_selectors_server"
 PARTS = ("SelectorChatServer._turn", "SelectorChatServer._accept", "SelectorChatServer._read")
@@ -20,23 +19,14 @@ WELCOME = "* Welcome to the chat room, 127.0.0.1! Type /help for commands."
 GOODBYE = "* The server is shutting down. Goodbye!"
 
 
-def require(folder, *parts):
-    """Stop the test, as not attempted, while a part it needs is still the stub."""
-    path = folder / "exercises" / f"{CHALLENGE}.py"
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    for part in parts:
-        if f'NotImplementedError("challenge 4: {part}")' in text:
-            raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
-                               "message": f"challenge 4: {part}"})
-
 
 @pytest.fixture
-def room(start_server, folder):
+def room(start_server, written):
     """room(**options) -> (a running SelectorChatServer, connect(joined=True))."""
     clients = []
 
     def start(**options):
-        require(folder, *PARTS)
+        written(CHALLENGE, *PARTS)
         server = start_server(f"exercises/{CHALLENGE}.py:SelectorChatServer", **options)
 
         def connect(joined=True):
@@ -51,27 +41,6 @@ def room(start_server, folder):
     yield start
     for client in clients:
         client.close()
-
-
-def heard(client):
-    """The next line, or what happened instead, as a phrase for a message to the student."""
-    try:
-        return repr(client.read_line())
-    except OSError:
-        return f"nothing within {TIMEOUT:g} s"
-    except EOFError:
-        return "the connection closed"
-
-
-def expect(client, wanted, who, after):
-    got = heard(client)
-    assert got == repr(wanted), f"after {after}, {who} should get {wanted!r}, got {got}"
-
-
-def lines_before_who(client):
-    """Send /who; return the lines that came before its answer."""
-    client.send("/who")
-    return client.read_until(lambda line: line.startswith("* ") and " here: " in line)[:-1]
 
 
 def first_difference(got, wanted):

@@ -77,3 +77,30 @@ class LineClient:
 def chat_lines(lines):
     """The relayed messages among ``lines``, without the server's "* " notices."""
     return [line for line in lines if not line.startswith("* ")]
+
+
+def heard(client, skip=None, limit=100):
+    """The next line (past lines that match the regex ``skip``), or what happened instead,
+    as a phrase for a message to the student."""
+    try:
+        for _ in range(limit):
+            line = client.read_line()
+            if skip is None or not skip.fullmatch(line):
+                return repr(line)
+        return f"{limit} lines of news, and nothing else"
+    except OSError:
+        return f"nothing within {client.sock.gettimeout():g} s"
+    except EOFError:
+        return "the connection closed"
+
+
+def expect(client, wanted, who, after, skip=None):
+    """``client`` hears ``wanted`` next, or the assertion says what it heard instead."""
+    got = heard(client, skip)
+    assert got == repr(wanted), f"after {after}, {who} should get {wanted!r}, got {got}"
+
+
+def lines_before_who(client):
+    """Send /who; return the lines that came before its answer."""
+    client.send("/who")
+    return client.read_until(lambda line: line.startswith("* ") and " here: " in line)[:-1]
