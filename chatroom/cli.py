@@ -103,10 +103,15 @@ def resolve(host):
     ### END SOLUTION
 
 
-def require_pieces(script):
-    """Exit with one line, naming the exercise to finish, if ``script`` cannot run yet."""
+def require_pieces(script, variation=None):
+    """Exit with one line, naming the exercise to finish, if ``script`` cannot run yet.
+
+    ``variation`` is a server class of a challenge: its own stubs count too.
+    """
     try:
         pieces.require_for(script)
+        if variation is not None:
+            pieces.require_written(variation)
     except pieces.PieceMissing as problem:
         fail(str(problem))
 

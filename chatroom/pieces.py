@@ -10,6 +10,7 @@ has not written a piece yet reads one line that names it, never a traceback.
 In the instructor's kit every piece is written, and nothing here ever fires.
 """
 
+import inspect
 import re
 from collections import namedtuple
 from pathlib import Path
@@ -42,6 +43,7 @@ NEEDED_BY = {
 
 STUB = 'raise NotImplementedError("exercise {exercise} (lesson {lesson}): {name}")'
 _STUB_FOUND = re.compile(r'NotImplementedError\(\s*"exercise (\d+) \(lesson (\d+)\): ([\w.]+)"')
+_CHALLENGE_STUB = re.compile(r'NotImplementedError\(\s*"challenge (\d+): ([\w.]+)"')
 _HERE = Path(__file__).resolve().parent
 
 
@@ -83,3 +85,14 @@ def require(*exercises):
 def require_for(script):
     """Raise PieceMissing if ``script`` ("server" or "client") cannot run yet."""
     require(*NEEDED_BY[script])
+
+
+def require_written(cls):
+    """Raise PieceMissing while the file that defines ``cls`` (a challenge) holds a stub."""
+    path = Path(inspect.getsourcefile(cls) or "")
+    found = _CHALLENGE_STUB.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if found:
+        number, name = found.groups()
+        raise PieceMissing(f"challenge {number} is not done yet: write {name} in "
+                           f"exercises/{path.name}, then check it with "
+                           f"python tests/grade.py --student -k ch{number}")

@@ -74,6 +74,9 @@ class ChatServer:
                 self.on_event(f"cannot accept a connection: {error.strerror}")
                 self._stopping.wait(POLL_SECONDS)
                 continue
+            if self._stopping.is_set():  # stop() woke us up, or a newcomer came too late
+                sock.close()
+                break
             # Send each line at once: Nagle's algorithm would hold a small line back
             # while the previous one waits for an ACK that the peer may delay 40 ms.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -187,6 +190,7 @@ class ChatServer:
         deadline = time.monotonic() + timeout
         self._stopping.set()
         if self._acceptor is not None:
+            self._wake_acceptor()
             self._acceptor.join(timeout)  # no one new joins from here on
         for member in self.room.members():
             member.send_line(GOODBYE)
@@ -195,6 +199,15 @@ class ChatServer:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._listener is not None:
             self._listener.close()
+
+    def _wake_acceptor(self):
+        """Connect to ourselves, so that accept() returns now, not at its next timeout."""
+        host, port = self.address
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        try:
+            socket.create_connection((host, port), timeout=POLL_SECONDS).close()
+        except OSError:
+            pass  # the timeout on accept() ends the loop all the same
 
     def serve_forever(self):
         """Run until Ctrl-C (or SIGTERM), then stop cleanly."""
@@ -241,7 +254,7 @@ def main(argv=None, server_class=None):
 
     ``server_class`` runs a variation of ``ChatServer`` with the same command line.
     """
-    cli.require_pieces("server")
+    cli.require_pieces("server", server_class)
     args = cli.server_arguments(argv)
     cli.forgive_unprintable_characters()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
