@@ -189,7 +189,7 @@ class ChatServer:
         """Say goodbye to every client, close every socket, and end every thread."""
         deadline = time.monotonic() + timeout
         self._stopping.set()
-        if self._acceptor is not None:
+        if self._acceptor is not None and self._acceptor.is_alive():
             self._wake_acceptor()
             self._acceptor.join(timeout)  # no one new joins from here on
         for member in self.room.members():
