@@ -5,7 +5,8 @@ an experienced asyncio programmer would, on the same terms as
 ``chatroom.server`` (one thread per client):
 
 - the same wire behaviour: a welcome line, ``* NAME joined`` and
-  ``* NAME left`` for the others, every chat line relayed to every other
+  ``* NAME left`` for the others (in a room of at most 100 people:
+  ``chatroom.server.ANNOUNCE_UP_TO``), every chat line relayed to every other
   client as ``<NAME> text``, the same commands (``chatroom.commands``), the
   same room limit (``chatroom.room.Room``) and the package's framing,
   decoding and cleaning of lines (``chatroom.protocol``);
@@ -38,8 +39,8 @@ from chatroom.outbox import MAX_BACKLOG_BYTES  # noqa: E402
 from chatroom.protocol import (LineBuffer, LineRejected, clean_text,  # noqa: E402
                                decode_line, encode_line)
 from chatroom.room import Room  # noqa: E402
-from chatroom.server import (DEFAULT_MAX_CLIENTS, GOODBYE, RECV_BYTES,  # noqa: E402
-                             WELCOME)
+from chatroom.server import (ANNOUNCE_UP_TO, DEFAULT_MAX_CLIENTS, GOODBYE,  # noqa: E402
+                             RECV_BYTES, WELCOME)
 
 log = logging.getLogger("asyncio_chat")
 
@@ -118,7 +119,7 @@ class AsyncioChatServer:
     async def serve_member(self, reader, member):
         """Announce the member, then act on each read until it leaves."""
         self.on_event(f"{member.name} connected")
-        self.broadcast(f"* {member.name} joined", member)
+        self.announce(f"* {member.name} joined", member)
         try:
             await self.relay(reader, member)
         except (ConnectionError, OSError):
@@ -160,6 +161,11 @@ class AsyncioChatServer:
             self.on_event(f"{member.name}: {problem}")
             return None
 
+    def announce(self, text, member):
+        """Tell the others that ``member`` joined or left, in a room of at most ANNOUNCE_UP_TO."""
+        if len(self.room.others(member)) < ANNOUNCE_UP_TO:
+            self.broadcast(text, member)
+
     def broadcast(self, text, sender=None):
         self.broadcast_lines([text], sender)
 
@@ -180,7 +186,7 @@ class AsyncioChatServer:
         else:
             self.on_event(f"{member.name} disconnected")
         if not self.stopping:
-            self.broadcast(f"* {member.name} left", member)
+            self.announce(f"* {member.name} left", member)
 
     async def close(self, timeout=1.0):
         """Say goodbye to everyone, close every connection and stop listening."""

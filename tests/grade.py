@@ -129,6 +129,8 @@ def exercise_note(results):
         return "timed out"
     if any(message.startswith("Python stopped") for message in messages):
         return "crashed Python"
+    if any(message.startswith("the code calls sys.exit()") for message in messages):
+        return "calls sys.exit()"
     return None
 
 
