@@ -32,6 +32,7 @@ from .room import Member, Room
 log = logging.getLogger("chatroom.server")
 
 DEFAULT_MAX_CLIENTS = 100
+ANNOUNCE_UP_TO = 100  # joins and leaves are announced in a room of at most this many people
 POLL_SECONDS = 0.25  # how long a thread waits before it checks for shutdown
 RECV_BYTES = 4096
 WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
@@ -104,7 +105,7 @@ class ChatServer:
     def handle(self, member):
         """Serve one client until it leaves: announce it, then act on each line it sends."""
         self.on_event(f"{member.name} connected")
-        self.broadcast(f"* {member.name} joined", member)
+        self.announce(f"* {member.name} joined", member)
         lines = LineBuffer()
         while True:  # until the client leaves, or stop() hangs up on it
             readable, writable = wait_for_socket(member.sock, POLL_SECONDS,
@@ -156,6 +157,17 @@ class ChatServer:
         """Send one line to every member except ``sender``."""
         self.broadcast_lines([text], sender)
 
+    def announce(self, text, member):
+        """Tell the others that ``member`` joined or left, if the room is small enough.
+
+        Each notice is a send to everyone: when 1,000 people arrive at once, the
+        notices cost 500,000 sends and bury the conversation. So a room of more
+        than ANNOUNCE_UP_TO people, counting ``member``, is not told; /who still
+        says who is here.
+        """
+        if len(self.room.others(member)) < ANNOUNCE_UP_TO:
+            self.broadcast(text, member)
+
     def broadcast_lines(self, texts, sender=None):
         """Send some lines to every member except ``sender``, in one send to each.
 
@@ -183,7 +195,7 @@ class ChatServer:
         else:
             self.on_event(f"{member.name} disconnected")
         if not self._stopping.is_set():
-            self.broadcast(f"* {member.name} left", member)
+            self.announce(f"* {member.name} left", member)
 
     def stop(self, timeout=1.0):
         """Say goodbye to every client, close every socket, and end every thread."""

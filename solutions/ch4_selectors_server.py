@@ -150,7 +150,7 @@ class SelectorChatServer(ChatServer):
         self._lines[member] = LineBuffer()
         self._selector.register(member.sock, selectors.EVENT_READ, member)
         self.on_event(f"{member.name} connected")
-        self.broadcast(f"* {member.name} joined", member)
+        self.announce(f"* {member.name} joined", member)
 
     def _farewell(self, member):
         """Stop watching a member that has gone, and say goodbye as ChatServer does; once only."""

@@ -61,7 +61,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     walls = "with the walls (Linux, root)" if isolation.available() else "without the walls (not root)"
-    print(f"Grading time, {os.cpu_count()} CPUs, {args.jobs or os.cpu_count()} students at once, {walls}")
+    print(f"Grading time, {os.cpu_count()} CPUs, {args.jobs or 2 * os.cpu_count()} students at once, {walls}")
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as scratch:
         scratch = Path(scratch)
         perfect = release(scratch / "perfect", "--with-solutions")
