@@ -20,7 +20,6 @@ import json
 import os
 import selectors
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
