@@ -16,7 +16,6 @@ Fixtures for the grading tests:
     sandbox                    the Sandbox running the graded copy, one per exercise, started
                                again after a test kills it (sandbox.new/call/...)
     start_server(target, ...)  the student's server started in the sandbox, on 127.0.0.1
-    make_pair()                two connected TCP sockets on 127.0.0.1, both the judge's
     written(challenge, *parts) stop as "not attempted" while a part of a challenge is a stub
 
 Each finished test is appended to the results file as one JSON line (name,
@@ -172,24 +171,6 @@ def start_server(sandbox, folder):
             server.stop()
         except (RemoteError, SandboxFailure):
             pass  # the sandbox ends anyway, and everything in it
-
-
-@pytest.fixture
-def make_pair():
-    """make_pair() -> two connected TCP sockets on 127.0.0.1, closed after the test."""
-    made = []
-
-    def connected_pair():
-        with socket.create_server(("127.0.0.1", 0)) as listener:
-            near = socket.create_connection(listener.getsockname(), timeout=SOCKET_TIMEOUT)
-            far, _ = listener.accept()
-        far.settimeout(SOCKET_TIMEOUT)
-        made.extend([near, far])
-        return near, far
-
-    yield connected_pair
-    for sock in made:
-        sock.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
