@@ -1,5 +1,7 @@
 """Chat commands: a line that starts with '/' talks to the server, not to the room."""
 
+from .protocol import MAX_LINE_BYTES
+
 HELP = [
     "* Commands:",
     "*   /nick NAME  choose the name others see",
@@ -20,14 +22,30 @@ def run_command(server, member, line):
     if command == "/nick":
         change_nickname(server, member, argument)
     elif command == "/who":
-        names = sorted(other.name for other in server.room.members())
-        member.send_line(f"* {len(names)} here: {', '.join(names)}")
+        for text in who_lines(sorted(other.name for other in server.room.members())):
+            member.send_line(text)
     elif command == "/help":
         for text in HELP:
             member.send_line(text)
     else:
         member.send_line(f"* unknown command {command}; try /help")
     return True
+
+
+def who_lines(names, width=MAX_LINE_BYTES):
+    """The answer to /who: "* 3 here: alice, bob, carol", on more lines when it is long.
+
+    In a full room the names fill several kilobytes, more than a client takes
+    in one line, so the list goes on in lines that start with "*   ".
+    """
+    lines, line = [], f"* {len(names)} here:"
+    for number, name in enumerate(names, 1):
+        word = f" {name}," if number < len(names) else f" {name}"
+        if len(line) + len(word) > width:
+            lines.append(line)
+            line = "*  "
+        line += word
+    return lines + [line]
 
 
 def change_nickname(server, member, name):

@@ -74,21 +74,24 @@ class Outbox:
         ### END SOLUTION
 
 
-def wait_for_socket(sock, timeout, writing=False):
-    """Wait until ``sock`` can be read (or written, if ``writing``).
+def wait_for_socket(sock, timeout, writing=False, reading=True):
+    """Wait until ``sock`` can be read (if ``reading``), or written (if ``writing``).
 
-    Returns ``(readable, writable)``. ``poll`` has no limit on descriptor
-    numbers, unlike ``select`` (1024 on Linux); Windows has only ``select``,
-    where the limit is on the number of sockets, not their numbers.
+    Returns ``(readable, writable)``; a connection that broke counts as
+    readable. ``poll`` has no limit on descriptor numbers, unlike ``select``
+    (1024 on Linux); Windows has only ``select``, where the limit is on the
+    number of sockets, not their numbers.
     """
     if hasattr(select, "poll"):
         poller = select.poll()
-        poller.register(sock, select.POLLIN | (select.POLLOUT if writing else 0))
+        poller.register(sock, (select.POLLIN if reading else 0) |
+                        (select.POLLOUT if writing else 0))
         events = 0
         for _fd, flags in poller.poll(timeout * 1000):
             events |= flags
         closed = select.POLLHUP | select.POLLERR | select.POLLNVAL
         readable = bool(events & (select.POLLIN | closed))
         return readable, bool(events & select.POLLOUT)
-    readable, writable, failed = select.select([sock], [sock] if writing else [], [sock], timeout)
+    readable, writable, failed = select.select([sock] if reading else [],
+                                               [sock] if writing else [], [sock], timeout)
     return bool(readable or failed), bool(writable)

@@ -11,6 +11,9 @@ import re
 MAX_LINE_BYTES = 2048
 """The longest line the chat accepts, in bytes, without its newline."""
 
+MAX_RELAYED_BYTES = MAX_LINE_BYTES + 64
+"""The longest line a server sends: an accepted line with ``<name> `` before it."""
+
 ENCODING = "utf-8"
 
 
@@ -101,6 +104,21 @@ def clean_text(text):
     text = escape_sequence.sub("", text).replace("\t", " ")
     return control_character.sub("", text)
     ### END SOLUTION
+
+
+BLANKS = re.compile(r"[\s\u115f\u1160\u2800\u3164\uffa0]+")
+"""Runs of white space, and of the characters that look blank: the Hangul fillers, the
+empty Braille pattern."""
+
+
+def squeeze_blanks(text):
+    """``text`` with each run of blank characters made one space, and none at either end.
+
+    A terminal wraps a long line into rows. Padding, such as 120 spaces, would let
+    a sender choose what starts the next row, and make it look like a line of
+    its own: ``* alice is now mallory``.
+    """
+    return BLANKS.sub(" ", text).strip()
 
 
 def encode_line(text):

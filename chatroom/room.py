@@ -13,16 +13,32 @@ from .outbox import MAX_BACKLOG_BYTES, Outbox
 from .protocol import encode_line
 
 NICKNAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
-"""A nickname: a letter, then up to 19 letters, digits, '_' or '-'."""
+"""A nickname: a letter, then up to 19 letters, digits, '_' or '-'.
+
+It cannot look like a default name, which is an IP address (a digit first,
+or a ':' inside), so nobody can pass for someone who has not chosen a name.
+"""
+
+RESERVED = ("You",)
+"""Names the official client uses itself: it shows your own lines as ``<You> ...``."""
+
+LOOK_ALIKE = str.maketrans("i10", "llo")
+"""Letters that many fonts draw alike: I (capital i), l and 1; O and 0 (after lowercasing)."""
+
+
+def skeleton(name):
+    """What ``name`` looks like: names with the same skeleton are easy to mistake
+    for each other, such as ``alice``, ``aIice`` (a capital i) and ``ALICE``."""
+    return name.lower().translate(LOOK_ALIKE)
 
 
 class Member:
     """One connected client: its socket, its address and the name others see."""
 
-    def __init__(self, sock, address, max_backlog=MAX_BACKLOG_BYTES):
+    def __init__(self, sock, address, max_backlog=MAX_BACKLOG_BYTES, name=None):
         self.sock = sock
         self.address = address
-        self.name = address[0]
+        self.name = name or address[0]
         self.outbox = Outbox(sock, max_backlog)
 
     def send_line(self, text):
@@ -81,12 +97,30 @@ class Room:
         return [other for other in self.members() if other is not member]
 
     def rename(self, member, name):
-        """Give ``member`` a new name; return why not, or None when done."""
+        """Give ``member`` a new name; return why not, or None when done.
+
+        A name that looks like another member's, or like a reserved name, is
+        taken: ``aIice`` (a capital i) beside ``alice``, ``Y0U`` for ``You``.
+        """
         if not NICKNAME.fullmatch(name):
             return "a nickname is a letter, then up to 19 letters, digits, '_' or '-'"
+        wanted = skeleton(name)
         with self._lock:
-            taken = {other.name.lower() for other in self._members if other is not member}
-            if name.lower() in taken:
-                return f"the nickname {name} is taken"
+            for other in self._members:
+                if other is not member and skeleton(other.name) == wanted:
+                    return f"the nickname {name} is taken: it looks like {other.name}"
+            for reserved in RESERVED:
+                if skeleton(reserved) == wanted:
+                    return f"the nickname {name} is reserved: it looks like {reserved}"
             member.name = name
         return None
+
+    def default_name(self, host):
+        """The name of a newcomer from ``host``: its IP address, and "#2", "#3"...
+        when others from the same address are here, so that they can be told apart."""
+        with self._lock:
+            names = {other.name for other in self._members}
+        for number in range(1, len(names) + 2):
+            name = host if number == 1 else f"{host}#{number}"
+            if name not in names:
+                return name

@@ -17,18 +17,22 @@ on the wire as ``ChatServer``, in ONE thread:
   it was sent, and the lines of one ``recv`` in one send to each reader;
 - /nick, /who, /help and /quit work; lines that are too long or not UTF-8
   get the same notices; control characters are removed;
-- a full room turns a newcomer away with the same message;
+- a full room, or an address with ``max_per_address`` people in it
+  already, turns a newcomer away with the same message;
 - a reader that lets more than ``max_backlog`` bytes (256 KiB) pile up
   is dropped;
 - ``stop()`` says goodbye to everyone and ends the thread within a second.
+
+Flood control is left out: holding one member's lines back without a
+thread of its own takes a timer per member, a challenge of its own.
 
 Do not copy ``ChatServer``: a subclass keeps its constructor, ``address``,
 ``serve_forever``, ``with``, and the work on each line (``handle_lines``,
 ``read_line``, ``command``, ``broadcast_lines``), and replaces the threads.
 What is given below: ``start`` makes a non-blocking listener and a
 selector, and runs ``_run`` in one thread; ``_admit`` lets a newcomer in
-and registers its socket, with the ``Member`` as the key's data (the
-listener's data is None); ``_farewell`` unregisters a member and says
+(unless ``turned_away``) and registers its socket, with the ``Member``
+as the key's data (the listener's data is None); ``_farewell`` unregisters a member and says
 goodbye; ``_watch_writes`` asks for ``EVENT_WRITE`` exactly for the members
 whose outbox has a backlog (their sockets were full), and drops the ones
 whose outbox broke; ``_shut_down`` ends it all.
@@ -41,8 +45,9 @@ You write the three parts of the loop:
   its outbox) or readable (``_read``). A member may have left earlier in
   the same turn: skip it. End the turn with ``_watch_writes()``.
 - ``_accept``: take one connection from the listener, if it is still
-  there, and ``_admit`` it (a ``Member`` around the socket, with
-  ``TCP_NODELAY`` on, as ``ChatServer`` does).
+  there, and ``_admit`` the ``Member`` that ``self.newcomer(sock,
+  address)`` makes of it, as ``ChatServer`` does (Nagle off, keepalive
+  on, a name; OSError if the client hung up meanwhile).
 - ``_read``: ``receive`` from a member (``chatroom.server.receive``: None
   when there was nothing after all, b"" when the client has gone), feed
   its ``LineBuffer`` (in ``self._lines``), and act on the complete lines
@@ -58,11 +63,9 @@ Check it:
 """
 
 import selectors
-import socket
 import sys
 
 from chatroom.protocol import LineBuffer
-from chatroom.room import Member
 from chatroom.server import GOODBYE, POLL_SECONDS, WELCOME, ChatServer, main, open_listener, receive
 
 
@@ -110,8 +113,7 @@ class SelectorChatServer(ChatServer):
 
     def _admit(self, member):
         """Let a newcomer in and watch its socket, or turn it away from a full room."""
-        if self.room.is_full():
-            super()._admit(member)  # turned away, as ChatServer does; it starts no thread then
+        if self.turned_away(member):  # the room, or its address, is full
             return
         member.send_line(WELCOME.format(name=member.name))  # first, before anyone else's line
         self.room.join(member)

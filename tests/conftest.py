@@ -41,8 +41,14 @@ def events():
 
 @pytest.fixture
 def server(events):
-    """A ChatServer on 127.0.0.1 and a free port; stopped after the test."""
-    with ChatServer(on_event=events.put) as chat:
+    """A ChatServer on 127.0.0.1 and a free port; stopped after the test.
+
+    Its clients all come from 127.0.0.1 and send as fast as a program can,
+    to test what is lost, so the limit per address and the flood control,
+    which would slow them to a person's pace, are off. tests/test_abuse.py
+    tests those.
+    """
+    with ChatServer(on_event=events.put, flood_limit=None, max_per_address=100) as chat:
         yield chat
 
 

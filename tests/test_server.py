@@ -49,10 +49,11 @@ def received_by(client, senders, count):
     return got
 
 
-def check_each_sender_in_order(got, sender_indexes, count):
-    for index in sender_indexes:
-        assert [line for line in got if line.startswith(f"<127.0.0.1> c{index} ")] == \
-            [f"<127.0.0.1> c{index} line {number}" for number in range(count)]
+def check_each_sender_in_order(got, senders, count):
+    for index, sender in senders:
+        prefix = f"<{sender.name}> c{index} "
+        assert [line for line in got if line.startswith(prefix)] == \
+            [f"{prefix}line {number}" for number in range(count)]
 
 
 # --- relaying ---------------------------------------------------------------
@@ -63,7 +64,7 @@ def test_every_client_gets_every_other_clients_lines_once_in_order(connect):
     for index, client in enumerate(clients):
         got = received_by(client, 7, 200)
         assert len(got) == 7 * 200
-        others = [other for other in range(8) if other != index]
+        others = [(other, sender) for other, sender in enumerate(clients) if other != index]
         check_each_sender_in_order(got, others, 200)
 
 
@@ -81,10 +82,10 @@ def test_the_welcome_is_every_clients_first_line(server):
 def test_join_and_leave_notices(connect, events):
     alice = connect()
     bob = connect()
-    assert alice.read_line() == "* 127.0.0.1 joined"
+    assert alice.read_line() == "* 127.0.0.1#2 joined"  # told apart from alice, at 127.0.0.1
     bob.close()
-    assert alice.read_line() == "* 127.0.0.1 left"
-    events.wait_for("127.0.0.1 disconnected")
+    assert alice.read_line() == "* 127.0.0.1#2 left"
+    events.wait_for("127.0.0.1#2 disconnected")
 
 
 def test_server_reports_events(connect, events):
@@ -105,7 +106,7 @@ def test_reencode_bug_three_or_more_clients_all_receive(connect):
         assert chat_lines(got) == ["<127.0.0.1> to everyone"]
     clients[3].send("and back")
     for client in clients[:3]:
-        assert client.read_until("<127.0.0.1> and back")
+        assert client.read_until(f"<{clients[3].name}> and back")
 
 
 def test_cpu_spin_handler_thread_ends_after_peer_closes(connect, events):
@@ -171,12 +172,13 @@ def test_unlocked_client_list_joins_and_leaves_during_broadcasts(server, connect
     assert churn_done.is_set()
     for index, client in enumerate(steady):
         got = received_by(client, 3, 100)
-        check_each_sender_in_order(got, [i for i in range(4) if i != index], 100)
+        others = [(other, sender) for other, sender in enumerate(steady) if other != index]
+        check_each_sender_in_order(got, others, 100)
     assert thread_errors == []
 
 
 def test_slow_consumer_is_dropped_and_the_others_get_every_line(events):
-    with ChatServer(max_backlog=32 * 1024, on_event=events.put) as server:
+    with ChatServer(max_backlog=32 * 1024, flood_limit=None, on_event=events.put) as server:
         stuck = socket.socket()
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.settimeout(10)
@@ -185,7 +187,8 @@ def test_slow_consumer_is_dropped_and_the_others_get_every_line(events):
         with LineClient(server.address) as sender, LineClient(server.address) as reader:
             sender.joined(), reader.joined()
             got = queue.Queue()
-            relay = threading.Thread(target=lambda: got.put(reader.read_until("<127.0.0.1> last")))
+            last = f"<{sender.name}> last"
+            relay = threading.Thread(target=lambda: got.put(reader.read_until(last)))
             relay.start()
             dropped, sent = None, 0
             while dropped is None and sent < 20_000:  # at most 20 MB
@@ -200,8 +203,8 @@ def test_slow_consumer_is_dropped_and_the_others_get_every_line(events):
             relay.join(10)
         stuck.close()
     assert dropped == "127.0.0.1 dropped: it stopped reading (over 32768 bytes waiting)"
-    assert lines == [f"<127.0.0.1> {number:05} " + "x" * 1000 for number in range(sent)] + \
-        ["<127.0.0.1> last"]
+    assert lines == [f"<{sender.name}> {number:05} " + "x" * 1000 for number in range(sent)] + \
+        [last]
 
 
 def test_invalid_utf8_and_escape_injection_are_not_relayed(connect):
@@ -250,7 +253,7 @@ def test_megabytes_without_newline_get_one_notice(connect):
     assert sender.read_line() == "* line longer than 2048 bytes; not sent"
     assert chat_lines(receiver.read_until("<127.0.0.1> after")) == ["<127.0.0.1> after"]
     sender.send("/who")
-    assert sender.read_line() == "* 2 here: 127.0.0.1, 127.0.0.1"  # no second notice
+    assert sender.read_line() == "* 2 here: 127.0.0.1, 127.0.0.1#2"  # no second notice
 
 
 def test_binary_garbage_relays_only_clean_text(connect):
@@ -273,11 +276,11 @@ def test_abrupt_resets_are_survived(server, connect, events):
         events.wait_for("disconnected")
     partner = connect()
     partner.send("still works")
-    assert watcher.read_until("<127.0.0.1> still works")
+    assert watcher.read_until(f"<{partner.name}> still works")
 
 
 def test_hundreds_of_connections_at_once_while_others_chat(events):
-    with ChatServer(max_clients=400, on_event=events.put) as server:
+    with ChatServer(max_clients=400, max_per_address=400, on_event=events.put) as server:
         with LineClient(server.address) as alice, LineClient(server.address) as bob:
             alice.joined(), bob.joined()
             crowd = [socket.create_connection(server.address, timeout=10) for _ in range(300)]
@@ -296,7 +299,8 @@ def test_max_clients_turns_away_politely(events):
             with LineClient(server.address) as three:
                 assert three.read_to_end() == [
                     "* Sorry, the room is full (2 people). Try again later."]
-            assert events.wait_for("turned away") == "127.0.0.1 turned away: the room is full"
+            assert events.wait_for("turned away") == \
+                "127.0.0.1#3 turned away: the room is full (2 people)"
 
 
 # --- commands -----------------------------------------------------------------
@@ -312,7 +316,7 @@ def test_nick_renames_and_tells_the_room(connect):
 
 
 @pytest.mark.parametrize("name, notice", [
-    ("ALICE", "* the nickname ALICE is taken"),
+    ("ALICE", "* the nickname ALICE is taken: it looks like alice"),
     ("9lives", "* a nickname is a letter, then up to 19 letters, digits, '_' or '-'"),
     ("has space", "* a nickname is a letter, then up to 19 letters, digits, '_' or '-'"),
     ("x" * 21, "* a nickname is a letter, then up to 19 letters, digits, '_' or '-'"),
@@ -334,7 +338,7 @@ def test_who_help_unknown_and_quit(connect, events):
     alice.send("/nick alice")
     alice.read_line()
     bob.send("/who")
-    assert bob.read_until(lambda line: "here:" in line)[-1] == "* 2 here: 127.0.0.1, alice"
+    assert bob.read_until(lambda line: "here:" in line)[-1] == "* 2 here: 127.0.0.1#2, alice"
     bob.send("/HELP")
     assert bob.read_line() == "* Commands:"
     assert bob.read_until(lambda line: "Any other line" in line)
@@ -342,7 +346,7 @@ def test_who_help_unknown_and_quit(connect, events):
     assert bob.read_line() == "* unknown command /dance; try /help"
     bob.send("/quit")
     assert bob.read_to_end() == ["* Bye!"]
-    assert alice.read_line() == "* 127.0.0.1 left"
+    assert alice.read_line() == "* 127.0.0.1#2 left"
 
 
 # --- library use and shutdown ---------------------------------------------------

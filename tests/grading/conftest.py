@@ -160,6 +160,9 @@ def start_server(sandbox, folder):
             raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
                                "message": f"exercise {missing[0]} (lesson {missing[1]}): {missing[2]}"})
         on_event, events = sandbox.events()
+        # The grader's clients all come from 127.0.0.1 and send at a program's pace:
+        # the limit per address and the flood control are off unless a test sets them.
+        options = {"max_per_address": 1000, "flood_limit": None, **options}
         server = sandbox.new(target, "127.0.0.1", 0, on_event=on_event, **options)
         server.start()
         started.append(server)

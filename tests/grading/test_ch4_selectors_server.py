@@ -15,7 +15,8 @@ from wire import LineClient, chat_lines, expect, heard, lines_before_who
 CHALLENGE = "ch4_selectors_server"
 PARTS = ("SelectorChatServer._turn", "SelectorChatServer._accept", "SelectorChatServer._read")
 TIMEOUT = 2.0  # for one line: far more than a line takes on loopback
-WELCOME = "* Welcome to the chat room, 127.0.0.1! Type /help for commands."
+WELCOME = "* Welcome to the chat room, {}! Type /help for commands."
+# Everyone connects from 127.0.0.1: the first is named 127.0.0.1, the next 127.0.0.1#2...
 GOODBYE = "* The server is shutting down. Goodbye!"
 
 
@@ -59,15 +60,15 @@ def threads_in(sandbox):
 def test_the_welcome_comes_first_then_joined_left_and_room_full(room):
     server, connect = room(max_clients=10)
     alice = connect(joined=False)
-    expect(alice, WELCOME, "alice", "she connected (her first line)")
+    expect(alice, WELCOME.format("127.0.0.1"), "alice", "she connected (her first line)")
     bob = connect(joined=False)
-    expect(bob, WELCOME, "bob", "he connected (his first line)")
-    expect(alice, "* 127.0.0.1 joined", "alice", "bob connected")
+    expect(bob, WELCOME.format("127.0.0.1#2"), "bob", "he connected (his first line)")
+    expect(alice, "* 127.0.0.1#2 joined", "alice", "bob connected")
     bob.close()
-    expect(alice, "* 127.0.0.1 left", "alice", "bob closed his connection")
+    expect(alice, "* 127.0.0.1#2 left", "alice", "bob closed his connection")
     crowd = [connect(joined=False) for _ in range(9)]
     firsts = [heard(client) for client in crowd]
-    assert firsts == [repr(WELCOME)] * 9, (
+    assert firsts == [repr(WELCOME.format(f"127.0.0.1#{n}")) for n in range(2, 11)], (
         f"9 people connected at once: the first line of each should be the welcome, got {firsts}")
     turned_away = connect(joined=False).read_to_end()
     wanted = ["* Sorry, the room is full (10 people). Try again later."]
@@ -80,7 +81,7 @@ def test_the_welcome_comes_first_then_joined_left_and_room_full(room):
 def test_lines_go_to_everyone_else_whole_and_in_order(room):
     server, connect = room()
     alice, bob, carol = connect(), connect(), connect()
-    said = [f"line {n:03} " + "x" * (n % 50) for n in range(300)]
+    said = [f"line {n:03} " + "x" * (1 + n % 50) for n in range(300)]
     alice.send_raw("".join(line + "\n" for line in said[:250]).encode())  # many recvs' worth
     for line in said[250:]:
         alice.send(line)
@@ -98,12 +99,12 @@ def test_lines_go_to_everyone_else_whole_and_in_order(room):
 def test_commands_and_bad_lines(room):
     server, connect = room()
     alice, bob = connect(), connect()
-    alice.read_until("* 127.0.0.1 joined")  # bob
+    alice.read_until(f"* {bob.name} joined")
     alice.send("/nick ann")
     expect(alice, "* you are now ann", "alice", "she sent '/nick ann'")
     expect(bob, "* 127.0.0.1 is now ann", "bob", "alice sent '/nick ann'")
     alice.send("/who")
-    expect(alice, "* 2 here: 127.0.0.1, ann", "ann", "she sent '/who'")
+    expect(alice, f"* 2 here: {bob.name}, ann", "ann", "she sent '/who'")
     alice.send("/help")
     expect(alice, "* Commands:", "ann", "she sent '/help'")
     alice.read_until("* Any other line goes to everyone else in the room.")
@@ -128,11 +129,12 @@ def test_a_slow_reader_catches_up_and_a_stuck_one_is_dropped(room):
         lines = [b"%05d " % n + b"y" * 1000 for n in range(6000)]
         for start in range(0, len(lines), 500):
             sender.send_raw(b"".join(line + b"\n" for line in lines[start:start + 500]))
-            witness.read_until(f"<127.0.0.1> {lines[start + 499].decode()}")
+            witness.read_until(f"<{sender.name}> {lines[start + 499].decode()}")
         # The server has relayed every line: only its flushing brings the rest to the slow reader.
-        got = read_lines(slow, b"<127.0.0.1> " + lines[-1], limit=len(lines) + 10)
+        prefix = f"<{sender.name}> ".encode()
+        got = read_lines(slow, prefix + lines[-1], limit=len(lines) + 10)
         relayed = [line for line in got if line.startswith(b"<")]
-        assert relayed == [b"<127.0.0.1> " + line for line in lines], (
+        assert relayed == [prefix + line for line in lines], (
             "a reader that fell 6 MB behind (under max_backlog) and then read again should get "
             f"every line, in order; it got {len(relayed)} of {len(lines)}: is a member's outbox "
             "flushed when its socket is writable (EVENT_WRITE)?")
@@ -140,7 +142,7 @@ def test_a_slow_reader_catches_up_and_a_stuck_one_is_dropped(room):
     with paused_reader(server.address):  # it never reads
         sender, reader = connect(), connect()
         sender.send("/nick sender")
-        reader.read_until("* 127.0.0.1 is now sender")
+        reader.read_until(f"* {sender.name} is now sender")
         for round_ in range(400):  # 50 kB a round, up to 20 MB
             sender.send_raw(b"".join(b"%03d %02d " % (round_, n) + b"z" * 1000 + b"\n"
                                      for n in range(50)))

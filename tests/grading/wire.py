@@ -52,6 +52,7 @@ class LineClient:
         welcome = self.read_until(lambda line: line.startswith("* Welcome"))[-1]
         self.send("/who")
         self.read_until(lambda line: line.startswith("* ") and " here: " in line)
+        self.name = welcome.partition(", ")[2].partition("! ")[0]  # the name given to us
         return welcome
 
     def read_to_end(self, limit=100_000):
