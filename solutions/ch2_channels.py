@@ -1,0 +1,178 @@
+"""Challenge 2: channels, the rooms within the chat room.
+
+One room for everyone gets noisy. Let people gather in channels, as on IRC:
+everyone starts in ``#lobby``, and a chat line reaches only the members of
+the sender's channel. Three commands move and look around:
+
+    /join #games    ->  * you are now in #games
+    /part           ->  * you are now in #lobby       (/join alone does the same)
+    /channels       ->  * Channels:
+                        *   #games: 2 here
+                        *   #lobby: 3 here
+                        * End of channels.
+
+A channel name is a '#', then a letter, then up to 19 letters, digits, '_'
+or '-'. Names ignore case, and are shown lowercased: ``/join #Games`` puts
+you in ``#games``. A channel exists while someone is in it; ``/channels``
+lists those, sorted by name, each with how many people are in it. Joining
+the channel you are in changes nothing: ``* you are already in #games``.
+A bad name gets one line, and you stay where you are::
+
+    * a channel name is a '#', then a letter, then up to 19 letters, digits, '_' or '-'
+
+``/who`` answers as before, for your channel only: ``* 2 here: carol, dave``.
+
+A move is announced to both channels, and to no one else. When alice
+joins #games, the others in her old channel get ``* alice left for #games``
+and those in #games get ``* alice joined #games``; alice gets only her
+``* you are now in #games``. The server's own notices follow the member
+too: ``* bob joined`` (on connecting, in #lobby), ``* bob left`` (on
+hanging up) and ``* bob is now robert`` go to the member's channel only.
+Nicknames are still the server's: two channels cannot both have a bob.
+
+Nothing is lost, and each sender's lines keep their order, in every channel.
+And a member who moves gets no line of its old channel after its ``* you
+are now in``, and every line of its new channel after it. Each member's
+thread relays its lines with ``broadcast_lines``, and the server's notices
+go through it too (``broadcast`` and ``announce`` call it), while other
+threads move people about: which lock protects a member's channel? Say
+why in a comment.
+
+Write the methods of ``ChannelServer``, overriding only ``command`` and
+``broadcast_lines`` of ``ChatServer``; ``send_to`` is the work they share,
+and ``who_lines`` (chatroom/commands.py) makes the answer to /who from a
+list of names. The command word ignores case (``/JOIN``), as with /nick;
+every other command (/nick, /help, /quit, an unknown one) goes to
+``super().command``.
+
+Run your chat room with it, and talk to it with two or three chat clients:
+    python exercises/ch2_channels.py [IP] [PORT]
+Check it:
+    python tests/grade.py --student -k ch2
+"""
+
+import collections
+import re
+import sys
+import threading
+
+from chatroom.commands import who_lines
+from chatroom.protocol import encode_line
+from chatroom.server import ChatServer, main
+
+LOBBY = "#lobby"
+CHANNEL = re.compile(r"#[A-Za-z][A-Za-z0-9_-]{0,19}")
+BAD_NAME = "* a channel name is a '#', then a letter, then up to 19 letters, digits, '_' or '-'"
+
+
+def channel_of(member):
+    """The channel ``member`` is in: #lobby, until it moves (then ``member.channel``)."""
+    return getattr(member, "channel", LOBBY)
+
+
+class ChannelServer(ChatServer):
+    """The chat room, split into channels: each line reaches the sender's channel only."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_lock = threading.Lock()  # held to read or change any member's channel
+
+    def command(self, member, line):
+        """Carry out a line that starts with '/'; return False when the member leaves.
+
+        /join, /part, /channels and /who are handled here; any other command goes to
+        ChatServer's.
+        """
+        ### BEGIN SOLUTION
+        word, _, rest = line.partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word == "/join" and rest:
+            if CHANNEL.fullmatch(rest):
+                self.move(member, rest.lower())
+            else:
+                member.send_line(BAD_NAME)
+        elif word in ("/join", "/part"):
+            self.move(member, LOBBY)
+        elif word == "/channels":
+            self.list_channels(member)
+        elif word == "/who":
+            self.who(member)
+        else:
+            return super().command(member, line)
+        return True
+        ### END SOLUTION
+
+    def move(self, member, channel):
+        """Put ``member`` in ``channel``, and tell it, its old channel and its new one."""
+        ### BEGIN SOLUTION
+        with self.channel_lock:
+            old = channel_of(member)
+            if old == channel:
+                member.send_line(f"* you are already in {channel}")
+                return
+            self.send_to(old, [f"* {member.name} left for {channel}"], member)
+            member.channel = channel
+            member.send_line(f"* you are now in {channel}")
+            self.send_to(channel, [f"* {member.name} joined {channel}"], member)
+        self.on_event(f"{member.name} moved from {old} to {channel}")
+        ### END SOLUTION
+
+    def broadcast_lines(self, texts, sender=None):
+        """Send some lines to every member of ``sender``'s channel but ``sender``, in one
+        send to each; to every member when there is no sender."""
+        ### BEGIN SOLUTION
+        # One lock for every member's channel, held while a relay picks its readers
+        # and sends, and while a move changes a channel and sends its notices. So
+        # each relay happens wholly before or wholly after each move: a member that
+        # moves gets its old channel's lines before its "* you are now in", none
+        # after, and its new channel's lines after it. Without the lock, bob's thread
+        # could see carol in #lobby, carol move and be told so, and bob's #lobby line
+        # then reach her in #games. The sender's own channel only changes in its own
+        # thread, which is here. Holding a lock while sending costs little: an outbox
+        # never waits. And each sender's lines still go out in order, one relay after
+        # the other, from its one thread.
+        if not texts:
+            return
+        with self.channel_lock:
+            self.send_to(channel_of(sender) if sender else None, texts, sender)
+        ### END SOLUTION
+
+    def send_to(self, channel, texts, sender=None):
+        """Send ``texts`` to the members of ``channel`` (of every channel when it is
+        None) except ``sender``, in one send to each; hang up any whose outbox refuses.
+
+        The caller holds ``channel_lock``.
+        """
+        ### BEGIN SOLUTION
+        data = b"".join(encode_line(text) for text in texts)
+        for member in self.room.others(sender):
+            if channel is not None and channel_of(member) != channel:
+                continue
+            if not member.outbox.send(data):
+                member.hang_up()  # gone, or not reading: its own thread says goodbye
+        ### END SOLUTION
+
+    def who(self, member):
+        """Tell ``member`` who is in its channel, as /who does for the room."""
+        ### BEGIN SOLUTION
+        with self.channel_lock:
+            mine = channel_of(member)
+            names = sorted(other.name for other in self.room.members() if channel_of(other) == mine)
+        for text in who_lines(names):
+            member.send_line(text)
+        ### END SOLUTION
+
+    def list_channels(self, member):
+        """Tell ``member`` each channel that someone is in, and how many are in it."""
+        ### BEGIN SOLUTION
+        with self.channel_lock:
+            counts = collections.Counter(channel_of(other) for other in self.room.members())
+        member.send_line("* Channels:")
+        for channel in sorted(counts):
+            member.send_line(f"*   {channel}: {counts[channel]} here")
+        member.send_line("* End of channels.")
+        ### END SOLUTION
+
+
+if __name__ == "__main__":
+    sys.exit(main(server_class=ChannelServer))
