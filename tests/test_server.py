@@ -337,8 +337,9 @@ def test_who_help_unknown_and_quit(connect, events):
     alice.read_line()
     alice.send("/nick alice")
     alice.read_line()
+    bob.read_until("* 127.0.0.1 is now alice")  # sent to bob after alice's own notice
     bob.send("/who")
-    assert bob.read_until(lambda line: "here:" in line)[-1] == "* 2 here: 127.0.0.1#2, alice"
+    assert bob.read_line() == "* 2 here: 127.0.0.1#2, alice"
     bob.send("/HELP")
     assert bob.read_line() == "* Commands:"
     assert bob.read_until(lambda line: "Any other line" in line)
