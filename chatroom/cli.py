@@ -7,13 +7,15 @@ README's troubleshooting table lists these messages.
 
 import argparse
 import errno
+import ipaddress
 import socket
 import sys
 
 from . import pieces
 from .addresses import local_addresses
 
-DEFAULT_HOST = "0.0.0.0"
+# Every address of this machine: IPv4 and IPv6 on one socket where the system can, else IPv4.
+DEFAULT_HOST = "::" if socket.has_dualstack_ipv6() else "0.0.0.0"
 DEFAULT_PORT = 5050
 CONNECT_TIMEOUT = 5.0
 
@@ -23,15 +25,22 @@ class UsageError(Exception):
 
 
 def server_arguments(argv=None):
-    """Parse ``[IP] [PORT] [--max-clients N]``; a lone number is taken as the port."""
+    """Parse ``[IP] [PORT] [--max-clients N] [--max-per-address N] [--no-chat-log]``;
+    a lone number is taken as the port."""
     parser = argparse.ArgumentParser(
         prog="python -m chatroom.server",
         description="Run the chat server. Stop it with Ctrl-C.")
     parser.add_argument("ip", nargs="?", default=DEFAULT_HOST,
-                        help="address to listen on (default 0.0.0.0: all of this machine's)")
+                        help="address to listen on (default: all of this machine's, IPv4 and "
+                             "IPv6; 0.0.0.0: all its IPv4 ones)")
     parser.add_argument("port", nargs="?", help=f"port to listen on (default {DEFAULT_PORT})")
     parser.add_argument("--max-clients", type=positive_number, default=100, metavar="N",
                         help="how many people may be connected at once (default 100)")
+    parser.add_argument("--max-per-address", type=positive_number, default=10, metavar="N",
+                        help="how many connections may come from one address (default 10)")
+    parser.add_argument("--no-chat-log", action="store_true",
+                        help="do not print what people say (connections and errors are "
+                             "still printed)")
     args = parser.parse_args(argv)
     if args.port is None and _is_whole_number(args.ip):
         args.ip, args.port = DEFAULT_HOST, args.ip
@@ -45,7 +54,52 @@ def client_arguments(argv=None):
         description="Join a chat server. Leave with /quit, Ctrl-D or Ctrl-C.")
     parser.add_argument("ip", help="the server's address, as the server printed it")
     parser.add_argument("port", nargs="?", help=f"the server's port (default {DEFAULT_PORT})")
-    return _checked(parser.parse_args(argv), allow_port_zero=False)
+    args = parser.parse_args(argv)
+    args.ip, port = _split_address(args.ip)
+    if port is not None and args.port is not None:
+        fail(f"the port is given twice: python -m chatroom.client {args.ip} {args.port}",
+             status=2)
+    args.port = args.port or port
+    problem = _not_a_server_address(args.ip)
+    if problem:
+        fail(problem, status=2)
+    return _checked(args, allow_port_zero=False)
+
+
+def _split_address(text):
+    """(address, port or None) from what people copy from a URL: [::1], [::1]:5050,
+    127.0.0.1:5050 or labpc7:5050. A plain IPv6 address such as ::1 has no port."""
+    if text.startswith("["):
+        address, bracket, rest = text[1:].partition("]")
+        if bracket and (not rest or rest.startswith(":")):
+            return address, rest[1:] or None
+    elif text.count(":") == 1:
+        address, _, port = text.partition(":")
+        return address, port
+    return text, None
+
+
+def _not_a_server_address(text):
+    """Why the IP address ``text`` cannot be connected to, or None (names included)."""
+    try:
+        address = ipaddress.ip_address(text)  # keeps an IPv6 scope, such as %eth0
+    except ValueError:
+        return None  # a name: resolve() looks it up
+    if address.is_unspecified:
+        return (f"{text} is for a server, to listen on all its addresses; connect to one "
+                "of them, such as 127.0.0.1 on the server's own machine")
+    if address.version == 4 or not address.is_link_local:
+        return None
+    if not address.scope_id:
+        return (f"{text} is a link-local address: add the network interface after it, such "
+                f"as {text}%eth0 (Linux), %en0 (macOS) or %12 (Windows, see ipconfig)")
+    # Windows numbers its interfaces (%12). Where if_nameindex is missing, the name is
+    # left to getaddrinfo, which says it cannot find the address.
+    names = [name for _, name in socket.if_nameindex()] if hasattr(socket, "if_nameindex") else []
+    if names and not address.scope_id.isdigit() and address.scope_id not in names:
+        return (f"this machine has no network interface {address.scope_id!r} (in {text}); "
+                f"its interfaces are: {', '.join(names)}")
+    return None
 
 
 def _checked(args, allow_port_zero):
@@ -173,17 +227,27 @@ def explain_connect_error(error, host, port):
         return (f"cannot reach {where}: no machine answers at that address, or a firewall "
                 "on it rejects the connection. Check the address, and the firewall on the "
                 "server's machine")
+    if has_errno(error, "EADDRNOTAVAIL", "EAFNOSUPPORT"):
+        # Linux says EADDRNOTAVAIL for any IPv6 address when IPv6 is turned off.
+        return (f"cannot connect to {where}: this machine has no address to connect from "
+                "(is IPv6 turned off here?). Use the server's IPv4 address")
     return f"cannot connect to {where}: {error.strerror or error}"
 
 
 def where_to_connect(host, port):
     """The lines a starting server prints: where it listens, and how clients join."""
     lines = [f"Chat server listening on {host} port {port}. Stop it with Ctrl-C."]
-    if host in ("0.0.0.0", "::"):
+    if host == "::" and not socket.has_dualstack_ipv6():  # IPv6 only (OpenBSD, for one)
+        lines.append(f"Only IPv6 clients can connect; from this machine: "
+                     f"python -m chatroom.client ::1 {port}")
+    elif host in ("0.0.0.0", "::"):
         others = [address for address in local_addresses() if not address.startswith("127.")]
         lines += [f"From another machine: python -m chatroom.client {address} {port}"
                   for address in others]
         lines.append(f"From this machine:    python -m chatroom.client 127.0.0.1 {port}")
+        if host == "::":
+            lines.append("IPv6 clients can connect too, to an IPv6 address of this machine "
+                         "(::1 from this machine).")
     elif host.startswith("127.") or host == "::1":
         lines.append(f"Only this machine can connect: python -m chatroom.client {host} {port}")
         lines.append(f"To let other machines in, start the server on 0.0.0.0 instead of {host}.")

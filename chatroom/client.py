@@ -24,13 +24,13 @@ import threading
 import time
 
 from . import cli
-from .protocol import MAX_LINE_BYTES, LineBuffer, clean_text, encode_line
+from .protocol import (MAX_LINE_BYTES, MAX_RELAYED_BYTES, LineBuffer, clean_text, encode_line,
+                       squeeze_blanks)
 
 READ_BYTES = 4096
 QUIET_SECONDS = 0.3  # show a line the server never ended after this long
 WAKE_SECONDS = 0.5  # Windows cannot interrupt select with Ctrl-C; wake up to let it in
 GOODBYE_SECONDS = 1.0  # how long to wait for the server's last words when leaving
-PAIR_TIMEOUT = 5.0  # a keyboard line that cannot be handed over in this long is lost
 
 
 class StdinKeyboard:
@@ -55,8 +55,13 @@ class ThreadKeyboard:
     """The keyboard where ``select`` takes only sockets: a thread relays it."""
 
     def __init__(self, stream):
+        if hasattr(stream, "reconfigure"):
+            # A byte that is not text in the keyboard's encoding becomes "�", as on
+            # the select path; a strict decoder would end this thread, and the typing.
+            stream.reconfigure(errors="replace")
+        # No timeout on the pair: while a server does not read, the chat loop does not
+        # read the pair either, and the thread waits with it instead of losing lines.
         self._reader, self._writer = socket.socketpair()
-        self._writer.settimeout(PAIR_TIMEOUT)
         thread = threading.Thread(target=self._copy, args=(stream,),
                                   name="chatroom-keyboard", daemon=True)
         thread.start()
@@ -105,7 +110,8 @@ class ChatClient:
 
     def __init__(self, sock, keys, screen):
         self.sock, self.keys, self.screen = sock, keys, screen
-        self.incoming, self.typed = LineBuffer(), LineBuffer()
+        # The server relays a line of up to MAX_LINE_BYTES with "<name> " before it.
+        self.incoming, self.typed = LineBuffer(MAX_RELAYED_BYTES), LineBuffer(MAX_LINE_BYTES)
 
     def step(self, timeout):
         """Wait up to ``timeout`` seconds for the server or the keyboard, and act
@@ -181,7 +187,7 @@ def receive(sock):
 def show_line(screen, raw):
     """Print one received line, made safe for this terminal."""
     if raw is None:
-        text = f"* (a line over {MAX_LINE_BYTES} bytes was not shown)"
+        text = f"* (a line over {MAX_RELAYED_BYTES} bytes was not shown)"
     else:
         text = clean_text(raw.decode("utf-8", "replace"))
     screen.write(text + "\n")
@@ -189,20 +195,39 @@ def show_line(screen, raw):
 
 
 def send_typed(sock, raw, screen):
-    """Send one typed line and echo it as ``<You> ...``; False after /quit."""
-    if raw is None:
+    """Send one typed line and echo it as ``<You> ...``; False after /quit.
+
+    The line is cleaned as the server cleans it, so the echo is what the others
+    see, and a line the server would drop or refuse is not sent and not echoed.
+    A byte that is not UTF-8 becomes "�".
+    """
+    text = None if raw is None else squeeze_blanks(clean_text(raw.decode("utf-8", "replace")))
+    if text is None or len(text.encode("utf-8")) > MAX_LINE_BYTES:
         screen.write(f"* That line is over {MAX_LINE_BYTES} bytes; not sent.\n")
         return True
-    text = raw.decode("utf-8", "replace")
-    if not text.strip():
-        return True
-    sock.sendall(encode_line(text))
-    if text.strip().lower() == "/quit":
-        return False
-    if not text.startswith("/"):
-        screen.write(f"<You> {clean_text(text)}\n")
-        screen.flush()
+    if not text:
+        return True  # blank, or nothing but control characters
+    send_all(sock, encode_line(text))
+    if text.startswith("/"):
+        return text.split(" ")[0].lower() != "/quit"  # as the server reads a command
+    screen.write(f"<You> {text}\n")
+    screen.flush()
     return True
+
+
+def send_all(sock, data):
+    """``sock.sendall(data)``, waiting for as long as the server takes to read.
+
+    A server that does not read for a while (flood control holds our lines, or
+    it is busy) fills the buffers, and the send waits: our lines are delayed,
+    never lost, and the chat goes on once it reads again. The wait is cut in
+    slices because Windows cannot interrupt a blocked send with Ctrl-C.
+    """
+    view = memoryview(data)
+    while view:
+        _, writable, _ = select.select([], [sock], [], WAKE_SECONDS)
+        if writable:
+            view = view[sock.send(view):]
 
 
 def leave(sock, screen):
@@ -216,7 +241,7 @@ def leave(sock, screen):
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         return  # the server has gone already
-    lines = LineBuffer()
+    lines = LineBuffer(MAX_RELAYED_BYTES)
     deadline = time.monotonic() + GOODBYE_SECONDS
     while time.monotonic() < deadline:
         ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
@@ -227,20 +252,52 @@ def leave(sock, screen):
             show_line(screen, raw)
 
 
+def connect(host, port, timeout=cli.CONNECT_TIMEOUT):
+    """A socket connected to ``host``: to its IPv4 address first, then to its others.
+
+    A name can have both: ``localhost`` is often 127.0.0.1 and ::1, and a server
+    may listen on only one of them, so a refusal moves on to the next address.
+    All the tries together take at most ``timeout`` seconds; when none connects,
+    the first one's error is raised. The socket has no timeout: ``select``
+    waits for the server, and a send waits for as long as the server takes.
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)  # as cli.resolve() prefers
+    deadline = time.monotonic() + timeout
+    errors = []
+    for family, kind, protocol, _, address in infos:  # the address keeps an IPv6 scope
+        left = deadline - time.monotonic()
+        if errors and left <= 0:
+            break
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+        except OSError as error:
+            sock.close()
+            errors.append(error)
+            continue
+        sock.settimeout(None)
+        return sock
+    raise errors[0]
+
+
 def main(argv=None):
     """The command line: ``python -m chatroom.client IP [PORT]``."""
     cli.require_pieces("client")
     args = cli.client_arguments(argv)
     cli.forgive_unprintable_characters()
     try:
-        sock = socket.create_connection((args.host, args.port), timeout=cli.CONNECT_TIMEOUT)
+        sock = connect(args.ip, args.port)
     except OSError as error:
         cli.fail(cli.explain_connect_error(error, args.ip, args.port))
     except KeyboardInterrupt:  # Ctrl-C while a far address keeps us waiting
         print("* Bye.", flush=True)
         return 0
     with sock:
-        print(f"* Connected to {args.ip} port {args.port}. "
+        address = sock.getpeername()[0]
+        where = args.ip if address == args.ip.split("%")[0] else f"{args.ip} ({address})"
+        print(f"* Connected to {where} port {args.port}. "
               "Leave with /quit, Ctrl-D or Ctrl-C.", flush=True)
         try:
             run(sock)

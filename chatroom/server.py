@@ -20,6 +20,7 @@ Run it with ``python -m chatroom.server [IP] [PORT]``.
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
@@ -28,6 +29,7 @@ import time
 
 from . import cli
 from .commands import run_command
+from .console import Console
 from .flood import BURST_LINES, LINES_PER_SECOND, TokenBucket
 from .outbox import MAX_BACKLOG_BYTES, wait_for_socket
 from .protocol import (LineBuffer, LineRejected, clean_text, decode_line, encode_line,
@@ -41,6 +43,7 @@ DEFAULT_MAX_PER_ADDRESS = 10  # connections from one address (IRC's "clone limit
 ANNOUNCE_UP_TO = 100  # joins and leaves are announced in a room of at most this many people
 KEEPALIVE = (60, 10, 5)  # probe a silent peer after 60 s, every 10 s; gone after 5 unanswered
 POLL_SECONDS = 0.25  # how long a thread waits before it checks for shutdown
+CONSOLE_GRACE_SECONDS = 0.5  # at exit, how long a paused console has to take the last lines
 RECV_BYTES = 4096
 WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
 GOODBYE = "* The server is shutting down. Goodbye!"
@@ -138,20 +141,26 @@ class ChatServer:
     def _admit(self, member):
         if self.turned_away(member):
             return
-        # The welcome goes out before the member is in the room, where others' lines reach it.
-        member.send_line(WELCOME.format(name=member.name))
-        self.room.join(member)
+        # The thread starts first, since starting may fail; it waits until the member is in.
+        admitted = threading.Event()
         try:
-            self._spawn(self._serve, f"chatroom-{member.name}", member)
+            self._spawn(self._serve, f"chatroom-{member.name}", member, admitted)
         except RuntimeError as error:  # "can't start new thread": a process or memory limit
-            self.room.leave(member)
             member.send_line("* Sorry, the server cannot take anyone else right now. "
                              "Try again later.")
             member.hang_up()
             member.sock.close()
             self.on_event(f"{member.name} turned away: {error}")
+            return
+        try:
+            # The welcome goes out before the member is in the room, where others' lines reach it.
+            member.send_line(WELCOME.format(name=member.name))
+            self.room.join(member)
+        finally:
+            admitted.set()
 
-    def _serve(self, member):
+    def _serve(self, member, admitted):
+        admitted.wait()
         try:
             self.handle(member)
         finally:
@@ -416,23 +425,30 @@ def keep_alive(sock, idle, interval, probes):
 
 
 def open_listener(host, port):
-    """A TCP socket listening on (host, port); IPv6 when the host is an IPv6 address."""
+    """A TCP socket listening on (host, port); IPv6 when the host is an IPv6 address.
+
+    On "::", every IPv6 address, it takes IPv4 clients too where the system
+    can (dual stack: Linux, macOS, Windows); they show as ::ffff:10.0.0.5.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=socket.SOMAXCONN)
+    both = host == "::" and socket.has_dualstack_ipv6()
+    return socket.create_server((host, port), family=family, backlog=socket.SOMAXCONN,
+                                dualstack_ipv6=both)
 
 
 def main(argv=None, server_class=None):
-    """The command line: ``python -m chatroom.server [IP] [PORT] [--max-clients N]``.
+    """The command line: ``python -m chatroom.server [IP] [PORT] [OPTIONS]``.
 
     ``server_class`` runs a variation of ``ChatServer`` with the same command line.
     """
     cli.require_pieces("server", server_class)
     args = cli.server_arguments(argv)
     cli.forgive_unprintable_characters()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout)
+    console = Console(sys.stdout)  # the log, printed by a thread that nobody waits for
     cli.raise_open_file_limit()
-    server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients)
+    server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients,
+                                          max_per_address=args.max_per_address,
+                                          log_chat=not args.no_chat_log)
     try:
         server.start()
     except OSError as error:
@@ -446,6 +462,17 @@ def main(argv=None, server_class=None):
     except KeyboardInterrupt:
         pass  # Ctrl-C again while stopping: exiting closes whatever is left
     log.info("Server stopped.")
+    try:
+        printed = console.close(CONSOLE_GRACE_SECONDS)
+    except KeyboardInterrupt:  # Ctrl-C yet again
+        printed = False
+    if not printed:
+        # The console is still paused, and its thread waits in a write that holds
+        # sys.stdout's lock. A normal exit flushes sys.stdout, so it would wait for
+        # that lock too: for ever, or until Python gives up with a fatal error.
+        # The server has stopped (goodbyes sent, sockets closed): end the process
+        # now, without that cleanup. The log lines still waiting are lost.
+        os._exit(0)
     return 0
 
 

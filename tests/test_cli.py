@@ -59,6 +59,15 @@ def test_max_clients_must_be_positive():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("value", ["0", "ten"])
+def test_max_per_address_must_be_positive(value):
+    result = run_script(*SERVER, "--max-per-address", value)
+    assert result.returncode == 2
+    assert f"argument --max-per-address: expected a whole number of at least 1, not '{value}'" \
+        in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
 def test_busy_port_says_so_and_suggests_another():
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -89,10 +89,10 @@ def test_article_client_against_our_server(article, server, connect, scripts):
     theirs.wait_for("* Welcome to the chat room")
     friend.read_line()  # "* 127.0.0.1 joined"
     theirs.type("hello from the article")
-    assert chat_lines(friend.read_until("<127.0.0.1> hello from the article")) == [
-        "<127.0.0.1> hello from the article"]
+    got = chat_lines(friend.read_until(lambda line: line.endswith("> hello from the article")))
+    assert [line.partition("> ")[2] for line in got] == ["hello from the article"]
     friend.send("hello article")
-    theirs.wait_for("<127.0.0.1> hello article")
+    theirs.wait_for("> hello article")
     theirs.kill()
 
 
@@ -106,9 +106,9 @@ def test_our_clients_against_the_article_server(article, scripts):
     server.wait_for("connected")
     server.wait_for("connected")
     alice.type("hi bob")
-    bob.wait_for("<127.0.0.1> hi bob")
+    bob.wait_for("> hi bob")
     bob.type("hi alice")
-    alice.wait_for("<127.0.0.1> hi alice")
+    alice.wait_for("> hi alice")
     assert "<You> hi bob" in alice.seen
 
 
@@ -119,8 +119,8 @@ def test_netcat_is_a_plain_line_client(server, connect, scripts):
     netcat.wait_for("* Welcome to the chat room")
     friend.read_line()  # "* 127.0.0.1 joined"
     netcat.type("plain text from nc")
-    assert friend.read_until("<127.0.0.1> plain text from nc")
+    assert friend.read_until(lambda line: line.endswith("> plain text from nc"))
     friend.send("hello nc")
-    netcat.wait_for("<127.0.0.1> hello nc")
+    netcat.wait_for("> hello nc")
     netcat.type("/quit")
     assert netcat.wait_for("* Bye!")
