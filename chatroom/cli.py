@@ -25,7 +25,8 @@ class UsageError(Exception):
 
 
 def server_arguments(argv=None):
-    """Parse ``[IP] [PORT] [--max-clients N] [--max-per-address N] [--no-chat-log]``;
+    """Parse ``[IP] [PORT] [--max-clients N] [--max-per-address N] [--no-chat-log]
+    [--no-flood-control]``;
     a lone number is taken as the port."""
     parser = argparse.ArgumentParser(
         prog="python -m chatroom.server",
@@ -41,6 +42,9 @@ def server_arguments(argv=None):
     parser.add_argument("--no-chat-log", action="store_true",
                         help="do not print what people say (connections and errors are "
                              "still printed)")
+    parser.add_argument("--no-flood-control", action="store_true",
+                        help="let everyone send as fast as they can, for load tests "
+                             "(default: a burst of 10 lines, then 2 a second)")
     args = parser.parse_args(argv)
     if args.port is None and _is_whole_number(args.ip):
         args.ip, args.port = DEFAULT_HOST, args.ip

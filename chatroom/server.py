@@ -448,7 +448,9 @@ def main(argv=None, server_class=None):
     cli.raise_open_file_limit()
     server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients,
                                           max_per_address=args.max_per_address,
-                                          log_chat=not args.no_chat_log)
+                                          log_chat=not args.no_chat_log,
+                                          **({"flood_limit": None} if args.no_flood_control
+                                             else {}))
     try:
         server.start()
     except OSError as error:

@@ -122,7 +122,7 @@ class ServerProcess:
         self.log = tempfile.TemporaryFile()
         self.looked, self.overlap = 0, b""  # for logs_since_last_look
         command = [sys.executable, *SERVERS[kind], "127.0.0.1", "0",
-                   "--max-clients", str(max_clients)]
+                   "--max-clients", str(max_clients), "--no-flood-control"]
         env = dict(os.environ, PYTHONPATH=REPO)
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
