@@ -449,8 +449,8 @@ def main(argv=None, server_class=None):
     server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients,
                                           max_per_address=args.max_per_address,
                                           log_chat=not args.no_chat_log,
-                                          **({"flood_limit": None} if args.no_flood_control
-                                             else {}))
+                                          flood_limit=None if args.no_flood_control
+                                          else (BURST_LINES, LINES_PER_SECOND))
     try:
         server.start()
     except OSError as error:
@@ -464,18 +464,23 @@ def main(argv=None, server_class=None):
     except KeyboardInterrupt:
         pass  # Ctrl-C again while stopping: exiting closes whatever is left
     log.info("Server stopped.")
+    close_console(console)
+    return 0
+
+
+def close_console(console):
+    """Let the console print what waits; if it is still paused, end the process now."""
     try:
         printed = console.close(CONSOLE_GRACE_SECONDS)
     except KeyboardInterrupt:  # Ctrl-C yet again
         printed = False
     if not printed:
-        # The console is still paused, and its thread waits in a write that holds
-        # sys.stdout's lock. A normal exit flushes sys.stdout, so it would wait for
-        # that lock too: for ever, or until Python gives up with a fatal error.
-        # The server has stopped (goodbyes sent, sockets closed): end the process
-        # now, without that cleanup. The log lines still waiting are lost.
+        # The console's thread waits in a write that holds sys.stdout's lock. A
+        # normal exit flushes sys.stdout, so it would wait for that lock too: for
+        # ever, or until Python gives up with a fatal error. The server has stopped
+        # (goodbyes sent, sockets closed): end the process without that cleanup.
+        # The log lines still waiting are lost.
         os._exit(0)
-    return 0
 
 
 if __name__ == "__main__":
