@@ -47,17 +47,11 @@ import os
 import sys
 from pathlib import Path
 
-from chatroom.server import ChatServer, main
-
-
-class UnlimitedServer(ChatServer):
-    def __init__(self, *args, **options):
-        super().__init__(*args, flood_limit=None, **options)
-
+from chatroom.server import main
 
 if os.environ.get("PID_FILE"):
     Path(os.environ["PID_FILE"]).write_text(str(os.getpid()))
-sys.exit(main(server_class=UnlimitedServer))
+sys.exit(main(sys.argv[1:] + ["--no-flood-control"]))
 """
 
 
