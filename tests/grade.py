@@ -91,6 +91,8 @@ def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None
     # Grading mostly waits (for servers, sockets, deadlines): two students per CPU keep it busy.
     jobs = max(1, min(jobs or 2 * (os.cpu_count() or 1), len(folders)))
     claimed = judge.isolation.Slots(jobs) if judge.isolation.available() else None
+    if claimed:
+        judge.isolation.become_reaper()  # a judge's orphans come to us, to be cleared
     slots = queue.Queue()
     for slot in (claimed.numbers if claimed else range(jobs)):
         slots.put(slot)
@@ -103,7 +105,7 @@ def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None
             slots.put(slot)
 
     try:
-        with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
+        with judge.isolation.OutOfSight(hidden), ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
             return dict(zip(folders, pool.map(grade_one, folders)))
     finally:
         if claimed:
@@ -221,16 +223,24 @@ def write_class_reports(graded, exercises, out_dir):
     draw_histogram(totals, most, out_dir / "histogram.png")
 
 
-def draw_histogram(totals, most, path):
+def plotting():
+    """matplotlib's pyplot, or None. Class grading loads it before any student's code runs:
+    after that, the grader imports nothing that a sandbox might have written."""
     try:
         import matplotlib
     except ImportError:
+        return None
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot
+    return matplotlib.pyplot
+
+
+def draw_histogram(totals, most, path):
+    plt = plotting()
+    if plt is None:
         print("note: no histogram, as matplotlib is not installed "
               "(pip install -r requirements.txt)", file=sys.stderr)
         return
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
-
     figure, axes = plt.subplots(figsize=(6, 3.5))
     bins = range(0, most + 2) if most <= 60 else 30
     axes.hist(totals, bins=bins, align="left", rwidth=0.9, range=(0, most + 1))
@@ -342,6 +352,7 @@ def main(argv=None):
         if args.out.resolve() in [folder.resolve() for folder in folders]:
             raise UsageError("--out must not be one of the students' folders")
         started = time.monotonic()
+        plotting()  # now, before any student's code has run
         copies = {folder: copy_in(folder) for folder in folders}
         hidden = [ROOT, args.submissions.resolve(), args.out.resolve()]
         graded = grade_folders(list(copies.values()), exercises, args.timeout, args.jobs, hidden)

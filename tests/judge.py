@@ -9,7 +9,13 @@ run as the unprivileged user of this job's slot, with the instructor's
 folders out of sight. When the tests end, or their time runs out, every
 process of that user is killed, and only then are the results read. They
 are checked against the catalog: a record that names no test of it, or
-claims what the test is not worth, is dropped.
+claims what the test is not worth, is dropped. Should any process of that
+user survive, no result of the student's is kept: every test says so.
+
+Root touches nothing the student's code could write or replace: the runner
+the sandboxes start from sits in a folder of root's (isolation.install_runner),
+the results in a folder of ours, and the student's files are read without
+following links (isolation.read_inside).
 """
 
 import json
@@ -26,6 +32,7 @@ sys.path.insert(0, str(GRADING))
 import isolation  # noqa: E402
 
 STARTUP_SECONDS = 30.0  # for pytest itself, on a busy machine
+SURVIVORS = "grader: processes of the student's code could not all be ended"
 STATUSES = {"passed", "failed", "not attempted", "error", "timeout", "limit", "grader"}
 
 
@@ -42,34 +49,43 @@ def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
     scratch = Path(tempfile.mkdtemp(prefix="grade-student-", dir=isolation.scratch_folder()))
     private = Path(tempfile.mkdtemp(prefix="grade-results-"))  # ours alone: mode 0700
     jail = isolation.Jail(slot)
+    runner_home = None
     try:
         graded = isolation.private_copy(copy, scratch, jail.uid)
+        if jail.uid is not None:
+            runner_home = isolation.install_runner(GRADING / "runner.py")
         results = private / "results.jsonl"
         tests = sum(len(catalog[exercise]) for exercise in exercises)
         limit = STARTUP_SECONDS + per_request * 2 * (tests + 1)
         ended = run_tests(graded, results, test_files(exercises, catalog), slot, hidden,
-                          per_request, limit, jail)
-        recorded = read_results(results, catalog, exercises)
+                          per_request, limit, jail, runner_home)
+        recorded = {} if ended == SURVIVORS else read_results(results, catalog, exercises)
     except OSError as problem:  # our own set-up failed: never the student's fault
         ended, recorded = f"grader: {problem}", {}
     finally:
         if jail.uid is not None:
             isolation.kill_user(jail.uid)
-        shutil.rmtree(scratch, ignore_errors=True)
+            if not isolation.namespaces_allowed():  # else they were the sandbox's own, and are gone
+                isolation.sweep(jail.uid)
+        shutil.rmtree(scratch, ignore_errors=True)  # rmtree never follows a link out
         shutil.rmtree(private, ignore_errors=True)
+        if runner_home is not None:
+            shutil.rmtree(runner_home, ignore_errors=True)
     return {exercise: complete(catalog[exercise], recorded.get(exercise, {}), ended)
             for exercise in exercises}
 
 
-def run_tests(copy, results, files, slot, hidden, per_request, limit, jail):
+def run_tests(copy, results, files, slot, hidden, per_request, limit, jail, runner_home=None):
     """Run the judge's pytest; return 0, "killed", an exit code, or "grader: why"."""
     command = [sys.executable, "-m", "pytest", *map(str, files),
                "-c", str(GRADING / "pytest.ini"), "--rootdir", str(GRADING), "-q",
                f"--submission={copy}", f"--results={results}",
                f"--request-timeout={per_request}", f"--timeout={per_request * 4 + 10}"]
     if slot is not None and isolation.available():
-        command = ["unshare", "--net", "--", *command, f"--slot={slot}",
-                   f"--hide={os.pathsep.join(str(path) for path in hidden)}"]
+        command += [f"--slot={slot}", f"--hide={os.pathsep.join(str(path) for path in hidden)}",
+                    f"--runner-home={runner_home}"]
+        if isolation.namespaces_allowed():
+            command = ["unshare", "--net", "--", *command]
     log = results.with_suffix(".log")
     with open(log, "w", encoding="utf-8") as output:
         try:
@@ -84,8 +100,8 @@ def run_tests(copy, results, files, slot, hidden, per_request, limit, jail):
             process.kill()
             process.wait(10)
             ended = "killed"
-    if jail.uid is not None:
-        isolation.kill_user(jail.uid)
+    if jail.uid is not None and not isolation.kill_user(jail.uid):
+        return SURVIVORS  # their results cannot be trusted: none is kept
     printed = log.read_text(encoding="utf-8", errors="replace")
     if ended not in (0, "killed"):
         for marker in ("No module named pytest", "INTERNALERROR", "ERROR: usage", "unrecognized arguments"):

@@ -11,6 +11,8 @@ These need the walls of tests/grading/isolation.py: Linux, and root.
 
 import csv
 import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +31,88 @@ pytestmark = [pytest.mark.skipif(not isolation.available(),
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600
+SHM_KEY = 0x43484154  # "CHAT": the System V key one attacker leaves a segment under
 CONFTEST = ROOT / "tests" / "grading" / "conftest.py"
 
 # Each attack runs at the start of percentile(), or when measure.py is imported.
 ATTACKS = {
+    "plants_a_link_for_root": """
+        # Root used to copy the runner into this folder before every sandbox, following links:
+        # replace it, and the runner's own file, by links to a classmate's file and to root's.
+        import os, sys
+        for place in (os.path.join(os.path.dirname(os.getcwd()), "runner.py"), sys.argv[0]):
+            for target in (VICTIM + "/chatroom/measure.py", CANARY):
+                try:
+                    os.remove(place)
+                except OSError:
+                    pass
+                try:
+                    os.symlink(target, place)
+                except OSError:
+                    pass
+        os._exit(0)  # the next test starts a new sandbox
+        """,
+    "answers_a_huge_number": """
+        # An answer the judge's JSON reader refuses (Python 3.11 caps digits at 4,300).
+        import sys
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(0)
+        return 10 ** 5000
+        """,
+    "writes_garbage_to_the_answers": """
+        # Write on the runner's answer channel (its private copy of standard output).
+        import os
+        for fd in range(3, 20):
+            try:
+                os.write(fd, b"\xff\xfe not an answer {\n" + b"[" * 100000 + b"\n")
+            except OSError:
+                pass
+        return 0.5
+        """,
+    "keeps_shared_memory": """
+        # A System V segment any user may read, and a POSIX one: a channel to the next student.
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        segment = libc.shmget(SHM_KEY, 4096, 0o1666)
+        if segment >= 0:
+            libc.shmat.restype = ctypes.c_void_p
+            address = libc.shmat(segment, None, 0)
+            if address not in (None, ctypes.c_void_p(-1).value):
+                ctypes.memmove(address, b"a message for the next student", 30)
+        with open("/dev/shm/chatroom-left-behind", "w") as left:
+            left.write("a message for the next student")
+        raise ValueError("nothing to see here")
+        """,
+    "fills_its_temporary_folders": """
+        # tmpfs is memory: fill /tmp and /dev/shm, file after file, until refused.
+        import os
+        for folder in ("/tmp", "/dev/shm", "/var/tmp"):
+            for number in range(100):
+                try:
+                    with open(os.path.join(folder, f"chatroom-fill-{number}"), "wb") as fill:
+                        fill.write(b"x" * (8 << 20))
+                except OSError:
+                    break
+        raise ValueError("nothing to see here")
+        """,
+    "hops_from_pid_to_pid": """
+        # A chain that keeps taking new process ids: each process forks a child and exits.
+        import os, time
+        started = time.monotonic()
+        while time.monotonic() - started < 20:  # bounded: gone by itself after 20 s
+            try:
+                if os.fork():
+                    os._exit(0)
+            except OSError:
+                time.sleep(0.01)
+        os._exit(0)
+        """,
+    "answers_just_after_the_deadline": """
+        # Answer right after the judge stops waiting, so the answer lands on the next request.
+        import time
+        time.sleep(3.3)
+        return 0.5
+        """,
     "forges_its_results": """
         # Find the results file on the judge's command line, write full marks, and leave.
         import glob, json, os
@@ -152,7 +232,7 @@ def attack(copy, code, names):
     source = path.read_text(encoding="utf-8")
     body = textwrap.indent(textwrap.dedent(code).strip(), "    ") + "\n"
     for name, value in names.items():
-        body = body.replace(name, repr(str(value)))
+        body = body.replace(name, repr(value) if isinstance(value, int) else repr(str(value)))
     marker = '    if not values:\n        raise ValueError("percentile of no values")\n'
     assert marker in source
     path.write_text(source.replace(marker, body + marker, 1), encoding="utf-8")
@@ -170,8 +250,11 @@ def attacked_class(tmp_path_factory):
     out = tmp_path_factory.mktemp("grades")
     for name in ("honest", "victim"):
         shutil.copytree(perfect, class_folder / name)
+    canary = tmp_path_factory.mktemp("root-only") / "canary"
+    canary.write_text("root's alone\n", encoding="utf-8")
+    canary.chmod(0o600)
     names = {"ANSWERS": ROOT / "chatroom" / "measure.py", "VICTIM": class_folder / "victim",
-             "OUT": out, "CONFTEST": CONFTEST}
+             "OUT": out, "CONFTEST": CONFTEST, "CANARY": canary, "SHM_KEY": SHM_KEY}
     for name, code in ATTACKS.items():
         shutil.copytree(perfect, class_folder / name)
         if code is None:
@@ -180,7 +263,9 @@ def attacked_class(tmp_path_factory):
                                encoding="utf-8")
         else:
             attack(class_folder / name, code, names)
-    before = {path: digest(path) for path in (CONFTEST, ROOT / "chatroom" / "measure.py")}
+    watched = [CONFTEST, ROOT / "chatroom" / "measure.py", canary, class_folder / "honest" /
+               "chatroom" / "measure.py", *sorted((ROOT / "tests" / "grading" / "hidden").glob("*.py"))]
+    before = {path: digest(path) for path in watched}
     finished = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "grade.py"), str(class_folder), "--out", str(out),
          "--timeout", "3"], capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
@@ -225,9 +310,37 @@ def test_the_limits_are_named_as_what_they_are(attacked_class):
 
 
 def test_the_grader_and_the_answers_are_untouched(attacked_class):
+    """Root never writes through a link the sandbox planted: the grader, the hidden tests,
+    a classmate's submitted file and a file of root's alone keep their bytes and owner."""
     _, _, before = attacked_class
     for path, hashed in before.items():
-        assert digest(path) == hashed, f"{path} was changed during the grading"
+        assert not path.is_symlink() and digest(path) == hashed, \
+            f"{path} was changed during the grading"
+        assert path.stat().st_uid == 0 or path.stat().st_uid < isolation.BASE_UID, \
+            f"{path} was handed to a student's user"
+
+
+def test_an_answer_the_judge_cannot_read_is_the_students_failure(attacked_class):
+    """A number of 5,000 digits, or garbage on the answer channel, fails that student's
+    tests; it never blames the grader ("not your fault")."""
+    rows, out, _ = attacked_class
+    for name in ("answers_a_huge_number", "writes_garbage_to_the_answers"):
+        assert "grader" not in rows[name]["status"], rows[name]
+    record = json.loads((out / "answers_a_huge_number.json").read_text(encoding="utf-8"))
+    messages = {test["message"] for test in record["tests"] if test["exercise"] == "ex08_percentile"}
+    assert any("a number of 5,001 digits" in message for message in messages), messages
+
+
+def test_no_ipc_object_or_temporary_file_outlives_a_student(attacked_class):
+    """Shared memory made in a sandbox, System V or in /dev/shm, and what filled its
+    /tmp, are gone with it: no channel to the next student."""
+    with open("/proc/sysvipc/shm", encoding="ascii") as table:
+        rows = [line.split() for line in table.read().splitlines()[1:]]
+    assert not [row for row in rows if int(row[0]) == SHM_KEY
+                or isolation.BASE_UID <= int(row[7]) < isolation.BASE_UID + 1000], rows
+    left = [path for folder in ("/tmp", "/dev/shm", "/var/tmp")
+            for path in Path(folder).glob("chatroom-fill-*")]
+    assert not left and not Path("/dev/shm/chatroom-left-behind").exists(), left
 
 
 def test_the_reports_are_the_graders_alone(attacked_class):
@@ -239,3 +352,71 @@ def test_the_reports_are_the_graders_alone(attacked_class):
 def test_no_process_of_a_student_is_left(attacked_class):
     left = [pid for slot in range(100) for pid in isolation.processes_of(isolation.BASE_UID + slot)]
     assert left == [], f"processes of students still run: {left}"
+
+
+SPARE_UID = isolation.BASE_UID + 999  # a slot no grading job claims here
+
+
+def test_kill_user_ends_a_chain_that_hops_pids_with_no_process_limit():
+    """A chain whose every process forks its successor and exits never stays at one pid;
+    with RLIMIT_NPROC lifted nothing slows it. kill_user must still end it, and say so."""
+    chain = ("import os, time\nstarted = time.monotonic()\n"
+             "while time.monotonic() - started < 30:\n"
+             "    try:\n        if os.fork():\n            os._exit(0)\n"
+             "    except OSError:\n        pass\n")
+    python = isolation.Jail(999).python()
+    subprocess.Popen(["setpriv", f"--reuid={SPARE_UID}", f"--regid={SPARE_UID}", "--clear-groups",
+                      python, "-I", "-c", chain], stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not isolation.processes_of(SPARE_UID) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert isolation.processes_of(SPARE_UID), "the chain did not start"
+    assert isolation.kill_user(SPARE_UID) is True
+    for _ in range(20):  # and it stays gone: nothing of it was left to fork again
+        assert isolation.processes_of(SPARE_UID) == []
+        time.sleep(0.02)
+
+
+def sandbox_of(slot, tmp_path):
+    """A walled sandbox on an empty copy, as a grading job would start it."""
+    import sandbox
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    os.chown(tmp_path, isolation.BASE_UID + slot, isolation.BASE_UID + slot)
+    os.chown(copy, isolation.BASE_UID + slot, isolation.BASE_UID + slot)
+    jail = isolation.Jail(slot, hidden=[ROOT])
+    return sandbox.Sandbox(copy, 5.0, jail), jail
+
+
+@pytest.mark.skipif(not isolation.namespaces_allowed(), reason="this machine refuses namespaces")
+def test_a_sandbox_sees_no_other_process_and_keeps_no_ipc(tmp_path):
+    """Its own /proc: no grader's command line (paths, hidden tests' names) to read, no
+    process of another student to signal; its own IPC namespace: a segment dies with it."""
+    box, jail = sandbox_of(998, tmp_path)
+    try:
+        visible = [entry for entry in box.call("os:listdir", "/proc") if entry.isdigit()]
+        assert visible == ["1"], visible  # itself, the first process of its namespace
+        libc = box.new("ctypes:CDLL", None)
+        assert libc.shmget(SHM_KEY + 1, 4096, 0o1666) >= 0
+        assert box.call("os:listdir", str(ROOT)) == []  # the instructor's kit is out of sight
+    finally:
+        box.close()
+        shutil.rmtree(jail.runner_home, ignore_errors=True)
+    with open("/proc/sysvipc/shm", encoding="ascii") as table:
+        assert str(SHM_KEY + 1) not in table.read()
+    assert isolation.processes_of(jail.uid) == []
+
+
+def test_the_runner_is_roots_and_the_sandbox_cannot_replace_it(tmp_path):
+    """The sandbox starts from a runner in a folder of root's: it may read it, never
+    replace it, so root has nothing of the student's to follow."""
+    box, jail = sandbox_of(997, tmp_path)
+    try:
+        runner = Path(box.call("sys:argv.copy")[0])
+        assert runner.parent == Path(jail.runner_home)
+        assert runner.stat().st_uid == 0 and runner.parent.stat().st_uid == 0
+        refused = box.raised("os:remove", str(runner))
+        assert refused is not None and refused.kind == "PermissionError"
+    finally:
+        box.close()
+        shutil.rmtree(jail.runner_home, ignore_errors=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 import isolation
-from sandbox import RemoteError, Sandbox, SandboxFailure
+from sandbox import GraderFault, RemoteError, Sandbox, SandboxFailure
 
 SOCKET_TIMEOUT = 2.0
 KIT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,8 @@ def pytest_addoption(parser):
     parser.addoption("--slot", default=None, type=int,
                      help="(grade.py) the sandbox's user slot; the full walls where available")
     parser.addoption("--hide", default="", help="(grade.py) folders the sandbox must not see")
+    parser.addoption("--runner-home", default=None,
+                     help="(grade.py) root's folder holding the runner the sandboxes start from")
     parser.addoption("--request-timeout", default=5.0, type=float,
                      help="how long one call into the student's code may take, in seconds")
 
@@ -56,7 +58,9 @@ def pytest_configure(config):
     socket.setdefaulttimeout(SOCKET_TIMEOUT)
     sys.dont_write_bytecode = True
     if config.getoption("--slot") is not None and isolation.available():
-        isolation.loopback_up()  # grade.py started us in a network namespace of our own
+        isolation.become_reaper()  # the sandboxes' orphans come to us, to be cleared
+        if isolation.namespaces_allowed():
+            isolation.loopback_up()  # grade.py started us in a network namespace of our own
 
 
 def pytest_collection_modifyitems(items):
@@ -73,7 +77,8 @@ def folder(request):
 @pytest.fixture(scope="session")
 def jail(request):
     hidden = [path for path in request.config.getoption("--hide").split(os.pathsep) if path]
-    return isolation.Jail(request.config.getoption("--slot"), hidden)
+    return isolation.Jail(request.config.getoption("--slot"), hidden,
+                          request.config.getoption("--runner-home"))
 
 
 class Keeper:
@@ -109,11 +114,13 @@ def sandbox(keeper):
 
 
 def unwritten(folder, exercises):
-    """The first (exercise, lesson, name) of ``exercises`` still a stub in the copy, read as text."""
-    for path in sorted((folder / "chatroom").glob("*.py")):
-        if path.name == "pieces.py":  # its docstring shows a stub, as an example
+    """The first (exercise, lesson, name) of ``exercises`` still a stub in the copy, read as text
+    (and read without following links: the student's code may have planted some)."""
+    for filename in isolation.listed_inside(folder, "chatroom"):
+        if not filename.endswith(".py") or filename == "pieces.py":  # its docstring shows a stub
             continue
-        for exercise, lesson, name in UNWRITTEN.findall(path.read_text(encoding="utf-8", errors="replace")):
+        text = isolation.read_inside(folder, f"chatroom/{filename}")
+        for exercise, lesson, name in UNWRITTEN.findall(text):
             if int(exercise) in exercises:
                 return exercise, lesson, name
     return None
@@ -125,8 +132,7 @@ def written(folder):
     as not attempted, while one of those parts of the challenge is still its stub."""
     def check(challenge, *parts):
         number = re.match(r"ch(\d+)_", challenge).group(1)
-        path = folder / "exercises" / f"{challenge}.py"
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        text = isolation.read_inside(folder, f"exercises/{challenge}.py")
         for part in parts:
             if f'NotImplementedError("challenge {number}: {part}")' in text:
                 raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
@@ -250,8 +256,14 @@ def judge(item, report, excinfo):
             status, message = "timeout", "did not finish in time"
         elif isinstance(error, pytest.fail.Exception):
             status, message = "failed", text
-        else:  # the judge's own failure: never the student's fault
-            status, message = "grader", f"the grader could not run this test: {type(error).__name__}: {text}"
+        elif isinstance(error, GraderFault):  # the one failure no submission can cause
+            status, message = "grader", f"the grader could not run this test: {text}"
+        else:
+            # The judge's checks pass on the reference answers (tests/test_grading.py), so an
+            # exception here came from what the student's code answered: a value of the
+            # wrong shape, say, that a check could not compare.
+            status, message = "error", f"the check could not use what your code gave: " \
+                                       f"{type(error).__name__}: {text}"
     return {"exercise": exercise_of(item), "name": item.name,
             "points": worth if status == "passed" else 0,
             "max": worth, "status": status, "message": message[:500]}

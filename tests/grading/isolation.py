@@ -7,13 +7,24 @@ On Linux as root (this kind of machine, and Gradescope's containers), also:
     - an unprivileged user of its own (uid 61000 + the job's slot), so it cannot
       touch the grader's files, the grader's processes or another student's;
     - at most 256 processes and threads for that user;
+    - its private copy in a folder of its own under /var/lib/chatroom-grader;
+    - the runner it starts from in a folder that root owns and it may only read;
+    - after the job, every process of that user is killed, however it detached:
+      a process of that user sends SIGKILL to all of them at once (kill -1),
+      which no fork can race, until two looks at /proc in a row find none.
+And where root may make namespaces (not in a container without CAP_SYS_ADMIN):
     - the grader's network namespace, which has loopback only (grade.py starts
       each grading job in a new one);
     - a mount namespace in which the instructor's kit (solutions, hidden tests,
       the grader), the class folder and the output folder are empty, and /tmp,
       /var/tmp and /dev/shm are new and its own, gone when it ends;
-    - its private copy in a folder of its own under /var/lib/chatroom-grader;
-    - after the job, every process of that user is killed, however it detached.
+    - its own process ids and /proc, so it sees no other process, and all of
+      its processes die with its first one; its own System V IPC objects and
+      host name, gone when it ends.
+
+Root only raises these walls and kills: it never opens, copies or imports a
+path that the student's code can write or replace (read_inside, install_runner).
+``walls()`` says which walls this machine allows.
 """
 
 import os
@@ -21,10 +32,12 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 MEMORY_BYTES = 512 << 20
 CPU_SECONDS = 60
@@ -36,10 +49,54 @@ OWN_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
+NAMESPACES = ["--mount", "--propagation", "private", "--ipc", "--uts", "--pid", "--fork",
+              "--mount-proc", "--kill-child"]
+
+
 def available():
-    """True where the full walls can be built: Linux, root, unshare and setpriv."""
+    """True where a user of its own can be given: Linux, root, setpriv (and unshare)."""
     return (sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0
             and shutil.which("unshare") is not None and shutil.which("setpriv") is not None)
+
+
+_namespaces = None
+
+
+def namespaces_allowed():
+    """True where root may make the sandbox's namespaces (not in a container without
+    CAP_SYS_ADMIN); tried once, for real."""
+    global _namespaces
+    if _namespaces is None:
+        _namespaces = available() and _tried(["unshare", "--net", *NAMESPACES, "--", "true"])
+    return _namespaces
+
+
+def _tried(command):
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30, cwd="/").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def walls():
+    """The walls this machine allows, in words, for the reports: "full", "user", or "limits"."""
+    if namespaces_allowed():
+        return "full"
+    return "user" if available() else "limits"
+
+
+def describe(level):
+    """One line for the reports: which walls were up for the students' code."""
+    return {
+        "full": "walls: full (a user of its own, namespaces for network, files, processes "
+                "and IPC, limits)",
+        "user": "walls: a user of its own and limits; no namespaces (this machine refuses "
+                "them, as a container without CAP_SYS_ADMIN does): the sandbox shares the "
+                "network, and sees the other files that every user may read",
+        "limits": "walls: limits only (not root, or not Linux): deadlines, plain data, a "
+                  "private copy and resource limits; a determined student could read or "
+                  "harm what your own user may",
+    }[level]
 
 
 def explain_exit(code):
@@ -84,12 +141,13 @@ class Jail:
 
     _python = {}
 
-    def __init__(self, slot=None, hidden=()):
+    def __init__(self, slot=None, hidden=(), runner_home=None):
         self.uid = BASE_UID + slot if slot is not None and available() else None
         self.hidden = [str(path) for path in hidden]
+        self.runner_home = runner_home  # root's folder that holds the runner (install_runner)
 
     def start(self, runner, copy):
-        command = [self.python(), "-I", str(self.private_runner(runner, copy)), str(copy)]
+        command = [self.python(), "-I", str(self.own_runner(runner)), str(copy)]
         environment = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
                        "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(copy)}
         if self.uid is not None:
@@ -101,24 +159,26 @@ class Jail:
                                 stderr=subprocess.PIPE, cwd=copy, env=environment,
                                 preexec_fn=preexec, bufsize=0)
 
-    def private_runner(self, runner, copy):
-        """The runner, beside the copy: the instructor's kit is out of the sandbox's sight."""
+    def own_runner(self, runner):
+        """The runner the sandbox starts from: out of the instructor's kit, which it cannot
+        see, into a folder of root's that it may read and never write (install_runner)."""
         if self.uid is None:
             return runner
-        target = copy.parent / "runner.py"
-        shutil.copyfile(runner, target)
-        os.chown(target, self.uid, self.uid)
-        return target
+        if self.runner_home is None:
+            self.runner_home = install_runner(runner)
+        return Path(self.runner_home) / Path(runner).name
 
     def walled(self, command):
+        user = (f"setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "
+                "--inh-caps=-all --bounding-set=-all --")
+        if not namespaces_allowed():
+            return [*shlex.split(user), *command]
         mounts = "".join(f"mount -t tmpfs -o size=64k,mode=0555 none {shlex.quote(path)} && "
                          for path in self.hidden if os.path.isdir(path))
         mounts += "".join(f"mount -t tmpfs -o size=64m,mode=1777 none {path} && "
                           for path in OWN_TEMPORARY if os.path.isdir(path))
-        user = (f"setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "
-                "--inh-caps=-all --bounding-set=-all --")
         script = f"{mounts}exec {user} {' '.join(shlex.quote(part) for part in command)}"
-        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+        return ["unshare", *NAMESPACES, "--", "sh", "-c", script]
 
     def python(self):
         """A Python that the sandbox's user may run: this one, or the system's."""
@@ -134,9 +194,8 @@ class Jail:
         return Jail._python[self.uid]
 
     def _runs(self, python):
-        check = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
-                 python, "-I", "-c", "import json, socket, selectors"]
-        return subprocess.run(check, capture_output=True, timeout=30, cwd="/").returncode == 0
+        return _tried(["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                       python, "-I", "-c", "import json, socket, selectors"])
 
     def kill(self, process):
         """End the sandbox and everything it started, and wait until they are gone."""
@@ -162,16 +221,18 @@ class Slots:
     process of that user when a job ends: two graders must never share one.
     """
 
-    LOCKS = "/tmp/chatroom-grader-slot-{}.lock"
+    LOCKS = SCRATCH + "/slot-{}.lock"  # in root's folder: no sandbox can plant a link there
     MOST = 1000
 
     def __init__(self, wanted):
         import fcntl
+        scratch_folder()
         self._files, self.numbers = [], []
         for number in range(self.MOST):
             if len(self.numbers) == wanted:
                 break
-            lock = open(self.LOCKS.format(number), "a")
+            lock = open(os.open(self.LOCKS.format(number),
+                                os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600), "a")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -186,36 +247,189 @@ class Slots:
         self._files = []
 
 
-def processes_of(uid):
-    """The process ids whose real user is ``uid`` (Linux /proc)."""
+def _processes(uid):
+    """[(pid, state, parent pid)] of the processes whose real user is ``uid`` (Linux /proc)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
-                    for line in status:
-                        if line.startswith("Uid:"):
-                            if int(line.split()[1]) == uid:
-                                found.append(int(entry))
-                            break
-            except OSError:
+                    fields = dict(line.split(":", 1) for line in status if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    found.append((int(entry), fields["State"].split()[0], int(fields["PPid"])))
+            except (OSError, KeyError, IndexError, ValueError):
                 continue  # it ended meanwhile
     return found
 
 
-def kill_user(uid, rounds=100):
-    """Kill every process of ``uid``, however it detached, until none is left."""
+def processes_of(uid):
+    """The ids of the live processes of ``uid``: a zombie runs no code, and is gone once
+    its parent reaps it (reap_orphans)."""
+    return [pid for pid, state, _ in _processes(uid) if state != "Z"]
+
+
+def become_reaper():
+    """Have the orphans of the processes we start come to us (Linux), so that reap_orphans
+    can clear them: an orphan's zombie still counts against its user's process limit."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+
+def reap_orphans(uid):
+    """Clear the zombies of ``uid`` that are ours to reap (see become_reaper)."""
+    for pid, state, parent in _processes(uid):
+        if state == "Z" and parent == os.getpid():
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def kill_user(uid, rounds=50):
+    """Kill every process of ``uid``, however it detached; True once none is left.
+
+    Listing /proc and killing what it shows can miss a chain of processes that
+    keeps taking new ids. So a process of ``uid`` itself calls kill(-1, SIGKILL):
+    the kernel signals every process that user may signal in one pass, during
+    which no fork can complete. Then two looks in a row must find none.
+    """
+    empty = 0
     for _ in range(rounds):
-        alive = processes_of(uid)
-        if not alive:
-            return True
-        for pid in alive:
+        if processes_of(uid):
+            empty = 0
+            _kill_all_as(uid)
+        else:
+            empty += 1
+            if empty == 2:
+                reap_orphans(uid)
+                return True
+        time.sleep(0.01)
+    return False
+
+
+def sweep(uid):
+    """Remove what ``uid`` may have left where others look: System V IPC objects, and files
+    in /tmp, /var/tmp and /dev/shm. Namespaces make these the sandbox's own; without them
+    (walls "user"), this keeps one student's leftovers from the next."""
+    for kind, flag in (("shm", "-m"), ("sem", "-s"), ("msg", "-q")):
+        try:
+            with open(f"/proc/sysvipc/{kind}", encoding="ascii") as table:
+                header, *rows = [line.split() for line in table.read().splitlines()]
+        except OSError:
+            continue
+        for row in rows:
+            fields = dict(zip(header, row))
+            if uid in (int(fields.get("uid", -1)), int(fields.get("cuid", -1))):
+                _tried(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+                        "ipcrm", flag, fields[header[1]]])  # root may not, without CAP_SYS_ADMIN
+    for folder in OWN_TEMPORARY:
+        for parent, dirs, files in os.walk(folder, topdown=False):  # never follows a link
+            for name in dirs + files:
+                path = os.path.join(parent, name)
+                try:
+                    if os.lstat(path).st_uid == uid:
+                        (os.rmdir if name in dirs and not os.path.islink(path) else os.unlink)(path)
+                except OSError:
+                    pass  # gone already, or a folder that still holds another's files
+
+
+def _kill_all_as(uid):
+    killer = shutil.which("kill", path="/usr/bin:/bin")
+    if killer is None or shutil.which("setpriv") is None:
+        for pid in processes_of(uid):  # the slower way: one by one
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.02)
-    return not processes_of(uid)
+        return
+    _tried(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+            killer, "-KILL", "-1"])
+
+
+class OutOfSight:
+    """Where no mount namespace can hide them (walls "user"), the folders the sandbox must
+    not see lose their permissions for other users meanwhile: the sandbox's user is one."""
+
+    def __init__(self, folders):
+        hide = walls() == "user"
+        self.modes = {path: os.stat(path).st_mode for path in map(str, folders)
+                      if hide and os.path.isdir(path)}
+
+    def __enter__(self):
+        for path, mode in self.modes.items():
+            os.chmod(path, stat.S_IMODE(mode) & ~0o007)
+        return self
+
+    def __exit__(self, *exc_info):
+        for path, mode in self.modes.items():
+            os.chmod(path, stat.S_IMODE(mode))
+
+
+def install_runner(runner):
+    """A new folder of root's under SCRATCH holding a copy of ``runner``; its path.
+
+    The sandbox may read and run the copy, never write or replace it: the folder
+    and the file are root's, made afresh (O_EXCL, O_NOFOLLOW), and never chowned.
+    """
+    import tempfile
+    home = Path(tempfile.mkdtemp(prefix="grade-runner-", dir=scratch_folder()))
+    os.chmod(home, 0o755)
+    fd = os.open(home / Path(runner).name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o644)
+    with open(fd, "wb") as target:
+        target.write(Path(runner).read_bytes())
+    return home
+
+
+def read_inside(folder, relative, most=1 << 20):
+    """The text of ``folder/relative``, read without following any link below ``folder``.
+
+    The grader reads a student's files as root: a link planted in the copy must not
+    make it read anything else. A link, a missing file or a folder gives "".
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    parts = Path(relative).parts
+    try:
+        fd = os.open(folder, flags | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return ""
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | getattr(os, "O_DIRECTORY", 0), dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        inner = os.open(parts[-1], flags | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    except OSError:
+        os.close(fd)
+        return ""
+    os.close(fd)
+    with open(inner, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return ""
+        return file.read(most).decode("utf-8", "replace")
+
+
+def listed_inside(folder, relative):
+    """The names in ``folder/relative``, without following any link (see read_inside)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return []
+    try:
+        for part in Path(relative).parts:
+            inner = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return sorted(os.listdir(fd))
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
 
 
 def scratch_folder():

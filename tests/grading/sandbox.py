@@ -12,7 +12,10 @@ deadline, and gets back plain data only:
 
 Any other object stays in the sandbox; the grader holds a Remote that names
 it. A request that does not answer in time, a sandbox that dies, prints too
-much or breaks a limit, raises SandboxFailure with a sentence that says which.
+much or breaks a limit, raises SandboxFailure with a sentence that says which;
+so does an answer the grader cannot read (too large, not JSON, not data), for
+only the student's code writes on that channel besides the runner. Only a
+sandbox that cannot be started at all is the grader's fault (GraderFault).
 """
 
 import base64
@@ -20,6 +23,7 @@ import json
 import os
 import selectors
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -52,6 +56,46 @@ class SandboxFailure(Exception):
     def __init__(self, message, status="error"):
         super().__init__(message)
         self.status = status
+
+
+class GraderFault(Exception):
+    """The grader could not do its part (start a sandbox): never the student's fault."""
+
+
+class Unreadable(ValueError):
+    """An answer the grader will not take; ``str()`` says what was wrong with it."""
+
+
+def _refuse_long_numbers(text):
+    digits = len(text.lstrip("-"))
+    if digits > 1000:
+        raise Unreadable(f"a number of {digits:,} digits")
+    return int(text)
+
+
+def read_answer(line):
+    """The answer in one line from the sandbox: {"ok": value} or {"error": record}.
+
+    Whatever is wrong with it raises Unreadable, with what was wrong in words.
+    """
+    try:
+        answer = json.loads(line.decode("utf-8"), parse_int=_refuse_long_numbers)
+    except UnicodeDecodeError:
+        raise Unreadable("it is not UTF-8 text") from None
+    except RecursionError:
+        raise Unreadable("it is nested too deeply") from None
+    except ValueError as problem:  # Unreadable, or not JSON
+        raise Unreadable(str(problem) if isinstance(problem, Unreadable)
+                         else f"it is not JSON ({line[:40]!r})") from None
+    if not isinstance(answer, dict) or len(answer) != 1 or not ({"ok", "error"} & set(answer)):
+        raise Unreadable(f"it is not an answer of the runner ({line[:40]!r})")
+    if "error" in answer:
+        record = answer["error"]
+        if not (isinstance(record, dict) and isinstance(record.get("type"), str)
+                and isinstance(record.get("message"), str) and isinstance(record.get("mro"), list)
+                and all(isinstance(name, str) for name in record["mro"])):
+            raise Unreadable("it reports an error in a form the runner never writes")
+    return answer
 
 
 class Remote:
@@ -91,7 +135,10 @@ class Sandbox:
     def __init__(self, copy, deadline=REQUEST_SECONDS, jail=None):
         self.copy, self.deadline = Path(copy), deadline
         self.jail = jail or isolation.Jail(None)
-        self.process = self.jail.start(RUNNER, self.copy)
+        try:
+            self.process = self.jail.start(RUNNER, self.copy)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as problem:
+            raise GraderFault(f"cannot start a sandbox: {problem}") from None
         self.printed, self._printed_size = bytearray(), 0
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
@@ -138,10 +185,20 @@ class Sandbox:
             self.process.stdin.flush()
         except OSError:
             raise self._death() from None
-        answer = json.loads(self._answer_line())
-        if "error" in answer:
-            raise RemoteError(answer["error"])
-        return self._decode(answer["ok"])
+        try:
+            answer = read_answer(self._answer_line())
+            if "error" in answer:
+                raise RemoteError(answer["error"])
+            try:
+                return self._decode(answer["ok"])
+            except Unreadable:
+                raise
+            except (TypeError, ValueError) as problem:  # a bad $bytes, $handle, ...
+                raise Unreadable(f"it holds a value the runner never writes ({problem})") from None
+        except (Unreadable, RecursionError) as problem:
+            self.close()  # what follows on the channel cannot be trusted either
+            reason = str(problem) if isinstance(problem, Unreadable) else "it is nested too deeply"
+            raise SandboxFailure(f"the answer could not be read: {reason}", status="failed") from None
 
     # -- plain data both ways ---------------------------------------------------------
     def _encode(self, value):
@@ -170,7 +227,7 @@ class Sandbox:
             return {str(key): self._decode(item) for key, item in value.items()}
         if value is None or type(value) in (bool, int, float, str):
             return value
-        raise SandboxFailure(f"the sandbox answered with something that is not data: {value!r:.80}")
+        raise Unreadable(f"it holds something that is not data: {value!r:.80}")
 
     # -- the process ------------------------------------------------------------------
     def _answer_line(self):
@@ -190,7 +247,7 @@ class Sandbox:
                 self.close()
                 raise SandboxFailure("returned more than 10 MiB of data at once")
         line, self._pending = self._pending.split(b"\n", 1)
-        return line.decode("utf-8")
+        return line
 
     def _read_output(self):
         for chunk in iter(lambda: self.process.stderr.read(65536), b""):
