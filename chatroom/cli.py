@@ -189,12 +189,23 @@ def has_errno(error, *names):
 def explain_listen_error(error, host, port):
     """Why the server could not listen on (host, port), and what to do, in one line.
 
-    - the port is in use (EADDRINUSE; on Windows also EACCES): say so, and
-      suggest the next port, as a command to type: python -m chatroom.server HOST PORT+1;
-    - the address is not this machine's (EADDRNOTAVAIL): list this machine's
-      addresses (``local_addresses()``), and suggest 0.0.0.0;
-    - a port below 1024 without the right (EACCES elsewhere): suggest a port from 1024 up;
-    - anything else: "cannot listen on HOST port PORT: " and the error's strerror.
+    The line has no newline: ``fail`` prints it after "error: ". What it must
+    hold, case by case, with an example ("..." is yours to word):
+
+    - the port is in use (EADDRINUSE; on Windows EACCES too): the words
+      "already in use", and the command that tries the next port (5050 after
+      65535). For 127.0.0.1 and port 5050:
+      "port 5050 is already in use on 127.0.0.1: ... python -m chatroom.server 127.0.0.1 5051"
+    - the address is not this machine's (EADDRNOTAVAIL): "HOST is not an
+      address of this machine", then this machine's addresses
+      (``local_addresses()``, 127.0.0.1 among them) and 0.0.0.0. For 192.0.2.9:
+      "192.0.2.9 is not an address of this machine. ... 192.168.1.20, 127.0.0.1 ... 0.0.0.0"
+    - a port below 1024 without the right (EACCES, except on Windows): the
+      number 1024, as the first port to use instead. For port 80:
+      "port 80 needs administrator rights; use a port from 1024 up, such as 5050"
+    - anything else: exactly "cannot listen on HOST port PORT: " and the
+      error's strerror (the error itself if it has none). For EMFILE on 127.0.0.1:
+      "cannot listen on 127.0.0.1 port 5050: Too many open files"
     """
     ### BEGIN SOLUTION
     if has_errno(error, "EADDRINUSE") or (has_errno(error, "EACCES") and sys.platform == "win32"):

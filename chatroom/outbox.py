@@ -32,6 +32,8 @@ class Outbox:
         Returns False, and queues nothing, once the client is broken. When
         more than ``max_backlog`` bytes are left waiting, the client is not
         keeping up: mark it ``broken`` and ``overflowed``, and return False.
+        The backlog is kept as it is then (the bytes that overflowed it
+        included), so it can be measured; nothing more is ever added.
         """
         ### BEGIN SOLUTION
         with self._lock:
@@ -45,13 +47,17 @@ class Outbox:
         ### END SOLUTION
 
     def flush(self):
-        """Write what the socket takes now of the backlog."""
+        """Write what the socket takes now of the backlog; any thread may call it."""
+        ### BEGIN SOLUTION
         with self._lock:
             self.write_now()
+        ### END SOLUTION
 
     def has_backlog(self):
         """True while some queued data has not reached the kernel yet."""
+        ### BEGIN SOLUTION
         return bool(self._backlog)
+        ### END SOLUTION
 
     def write_now(self):
         """Send from the backlog what the kernel takes now, and keep the rest.
@@ -82,6 +88,7 @@ def wait_for_socket(sock, timeout, writing=False, reading=True):
     (1024 on Linux); Windows has only ``select``, where the limit is on the
     number of sockets, not their numbers.
     """
+    ### BEGIN SOLUTION
     if hasattr(select, "poll"):
         poller = select.poll()
         poller.register(sock, (select.POLLIN if reading else 0) |
@@ -95,3 +102,4 @@ def wait_for_socket(sock, timeout, writing=False, reading=True):
     readable, writable, failed = select.select([sock] if reading else [],
                                                [sock] if writing else [], [sock], timeout)
     return bool(readable or failed), bool(writable)
+    ### END SOLUTION

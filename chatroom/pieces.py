@@ -21,14 +21,40 @@ PIECES = (
     Piece(1, 1, "cli", "parse_port"),
     Piece(1, 1, "cli", "resolve"),
     Piece(2, 2, "protocol", "LineBuffer.feed"),
+    Piece(2, 2, "protocol", "decode_line"),
+    Piece(2, 2, "protocol", "encode_line"),
     Piece(3, 3, "room", "Room.join"),
+    Piece(3, 3, "room", "Room.is_full"),
     Piece(3, 3, "room", "Room.leave"),
     Piece(3, 3, "room", "Room.members"),
+    Piece(3, 3, "room", "Room.others"),
+    Piece(3, 3, "room", "Room.default_name"),
     Piece(4, 4, "protocol", "clean_text"),
     Piece(5, 5, "outbox", "Outbox.send"),
+    Piece(5, 5, "outbox", "Outbox.flush"),
+    Piece(5, 5, "outbox", "Outbox.has_backlog"),
     Piece(5, 5, "outbox", "Outbox.write_now"),
+    Piece(5, 5, "outbox", "wait_for_socket"),
+    Piece(6, 6, "server", "ChatServer.start"),
+    Piece(6, 6, "server", "ChatServer.accept_loop"),
+    Piece(6, 6, "server", "ChatServer.admit"),
+    Piece(6, 6, "server", "ChatServer.serve"),
+    Piece(6, 6, "server", "ChatServer.handle"),
+    Piece(6, 6, "server", "ChatServer.handle_lines"),
     Piece(6, 6, "server", "ChatServer.broadcast_lines"),
+    Piece(6, 6, "server", "ChatServer.say_goodbye"),
+    Piece(6, 6, "server", "ChatServer.farewell"),
+    Piece(6, 6, "server", "ChatServer.stop"),
     Piece(7, 7, "client", "ChatClient.step"),
+    Piece(7, 7, "client", "ChatClient.from_server"),
+    Piece(7, 7, "client", "ChatClient.from_keyboard"),
+    Piece(7, 7, "client", "ChatClient.show_unfinished"),
+    Piece(7, 7, "client", "run"),
+    Piece(7, 7, "client", "receive"),
+    Piece(7, 7, "client", "send_typed"),
+    Piece(7, 7, "client", "send_all"),
+    Piece(7, 7, "client", "leave"),
+    Piece(7, 7, "client", "connect"),
     Piece(8, 8, "measure", "percentile"),
     Piece(8, 8, "measure", "summary"),
     Piece(9, 9, "cli", "explain_listen_error"),
@@ -57,15 +83,17 @@ def stub_for(piece):
 
 
 def missing(exercises=None):
-    """The pieces, of ``exercises`` (default: all), that are still stubs."""
+    """The pieces, of ``exercises`` (default: all), that are still stubs, in the
+    order the lessons set them (PIECES)."""
     wanted = set(exercises) if exercises is not None else None
-    found = []
+    found = set()
     for module in sorted({piece.module for piece in PIECES}):
         source = (_HERE / f"{module}.py").read_text(encoding="utf-8")
         for exercise, lesson, name in _STUB_FOUND.findall(source):
             if wanted is None or int(exercise) in wanted:
-                found.append(Piece(int(exercise), int(lesson), module, name))
-    return sorted(found)
+                found.add(Piece(int(exercise), int(lesson), module, name))
+    order = {piece: number for number, piece in enumerate(PIECES)}
+    return sorted(found, key=lambda piece: (order.get(piece, len(order)), piece))
 
 
 def explain(piece):
@@ -80,6 +108,16 @@ def require(*exercises):
     absent = missing(exercises)
     if absent:
         raise PieceMissing(explain(absent[0]))
+
+
+def require_pieces(*names):
+    """Raise PieceMissing, naming the first of the pieces ``names`` (such as
+    "ChatServer.accept_loop") that is unwritten: for a lesson cell that needs
+    only some pieces of an exercise."""
+    absent = {piece.name: piece for piece in missing()}
+    for name in names:
+        if name in absent:
+            raise PieceMissing(explain(absent[name]))
 
 
 def require_for(script):

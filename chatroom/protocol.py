@@ -7,6 +7,7 @@ show on somebody else's terminal, and ``encode_line`` frames a line to send.
 """
 
 import re
+import unicodedata
 
 MAX_LINE_BYTES = 2048
 """The longest line the chat accepts, in bytes, without its newline."""
@@ -34,7 +35,8 @@ class LineBuffer:
 
         A line ends at b"\n", and a b"\r" before it is dropped. The rest waits
         for the next call. A line longer than ``max_bytes`` gives ``None`` once
-        in its place, and its bytes are dropped as they come, never stored.
+        in its place, and its bytes are dropped as they come: however long it
+        is, no more than ``max_bytes`` of it are ever held.
         """
         ### BEGIN SOLUTION
         lines = []
@@ -61,8 +63,9 @@ class LineBuffer:
         ### END SOLUTION
 
     def pending(self):
-        """The bytes of the unfinished line, for a peer that never ends it."""
-        return bytes(self._pending)
+        """The bytes of the unfinished line, for a peer that never ends it (b"" while
+        a line too long is being discarded: its tail is not a line either)."""
+        return b"" if self._discarding else bytes(self._pending)
 
     def clear(self):
         """Forget the unfinished line."""
@@ -74,22 +77,35 @@ class LineRejected(ValueError):
 
 
 def decode_line(raw):
-    """Decode one received line, or raise ``LineRejected`` if it is not UTF-8."""
+    """The text of one received line (UTF-8), or ``LineRejected`` with the notice
+    for its sender: "line longer than 2048 bytes; not sent" for None (what
+    LineBuffer gives for a line too long), and "line is not valid UTF-8 text;
+    not sent" for bytes that are not UTF-8 (rejected whole: a line is never
+    relayed half-decoded)."""
+    ### BEGIN SOLUTION
     if raw is None:
         raise LineRejected(f"line longer than {MAX_LINE_BYTES} bytes; not sent")
     try:
         return raw.decode(ENCODING)
     except UnicodeDecodeError:
         raise LineRejected("line is not valid UTF-8 text; not sent") from None
+    ### END SOLUTION
 
 
 def clean_text(text):
-    r"""Text that is safe to show on a terminal: no escape sequences, no control characters.
+    r"""Text that is safe to show on a terminal: no escape sequences, no control
+    characters, nothing invisible.
 
     Removes CSI sequences (ESC [ ... final byte, or the one-byte CSI \x9b),
     OSC sequences (ESC ] ... up to BEL or ESC \), any other ESC with the
-    character after it, C0 and C1 control characters, and the bidirectional
-    overrides (U+202A-U+202E, U+2066-U+2069). A tab becomes a space.
+    character after it, C0 and C1 control characters, and every Unicode
+    format character (category Cf): the bidirectional embeddings, overrides,
+    isolates and marks (U+202A-U+202E, U+2066-U+2069, LRM, RLM, ALM), which
+    make text display in another order than it was typed; the zero-width
+    ones (U+200B-U+200D, U+2060, U+FEFF); and the tag characters
+    (U+E0020-U+E007F), an invisible copy of ASCII that can hide a sentence
+    inside a line. A tab becomes a space. (The zero-width joiner goes too,
+    so a joined emoji such as a family shows as its separate people.)
     """
     ### BEGIN SOLUTION
     escape_sequence = re.compile(
@@ -98,11 +114,9 @@ def clean_text(text):
         r"|\x1b[\s\S]?"                     # any other ESC and the character after it
         r"|\x9b[0-?]*[ -/]*[@-~]"           # the one-byte CSI
     )
-    # C0 and C1 control characters, and the bidirectional overrides that can
-    # make text display in a different order from the one it was typed in.
-    control_character = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-    text = escape_sequence.sub("", text).replace("\t", " ")
-    return control_character.sub("", text)
+    control_character = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+    text = control_character.sub("", escape_sequence.sub("", text).replace("\t", " "))
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
     ### END SOLUTION
 
 
@@ -122,5 +136,7 @@ def squeeze_blanks(text):
 
 
 def encode_line(text):
-    """Frame one line of text for the wire."""
+    """Frame one line of text for the wire: its UTF-8 bytes, ended by b"\n"."""
+    ### BEGIN SOLUTION
     return text.encode(ENCODING) + b"\n"
+    ### END SOLUTION

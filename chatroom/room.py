@@ -22,14 +22,23 @@ or a ':' inside), so nobody can pass for someone who has not chosen a name.
 RESERVED = ("You",)
 """Names the official client uses itself: it shows your own lines as ``<You> ...``."""
 
-LOOK_ALIKE = str.maketrans("i10", "llo")
-"""Letters that many fonts draw alike: I (capital i), l and 1; O and 0 (after lowercasing)."""
+LOOK_ALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+"""Pairs of letters that many fonts draw like one letter: rn and m, vv and w, cl and d."""
+
+LOOK_ALIKE = str.maketrans("i1q5280", "llgszbo")
+"""Letters that many fonts draw alike (after lowercasing): I (capital i), l and 1;
+q and g; 5 and S; 2 and Z; 8 and B; O and 0. A small table of our own in the spirit
+of Unicode's confusables (UTS #39), for the ASCII a nickname may hold."""
 
 
 def skeleton(name):
     """What ``name`` looks like: names with the same skeleton are easy to mistake
-    for each other, such as ``alice``, ``aIice`` (a capital i) and ``ALICE``."""
-    return name.lower().translate(LOOK_ALIKE)
+    for each other, such as ``alice``, ``aIice`` (a capital i) and ``ALICE``,
+    ``martin`` and ``rnartin``, ``bob`` and ``bob_``."""
+    shape = name.lower().translate(LOOK_ALIKE)  # first, so that cIara is clara, then dara
+    for pair, letter in LOOK_ALIKE_PAIRS:
+        shape = shape.replace(pair, letter)
+    return shape.rstrip("_-")
 
 
 class Member:
@@ -73,8 +82,10 @@ class Room:
 
     def is_full(self):
         """True when no one else may join."""
+        ### BEGIN SOLUTION
         with self._lock:
             return len(self._members) >= self.max_members
+        ### END SOLUTION
 
     def leave(self, member):
         """Remove a member, if it is still here; leaving twice is not an error."""
@@ -93,8 +104,10 @@ class Room:
         ### END SOLUTION
 
     def others(self, member):
-        """Everyone but ``member``."""
+        """Everyone but ``member`` (a copy, like ``members``); everyone for None."""
+        ### BEGIN SOLUTION
         return [other for other in self.members() if other is not member]
+        ### END SOLUTION
 
     def rename(self, member, name):
         """Give ``member`` a new name; return why not, or None when done.
@@ -118,9 +131,11 @@ class Room:
     def default_name(self, host):
         """The name of a newcomer from ``host``: its IP address, and "#2", "#3"...
         when others from the same address are here, so that they can be told apart."""
+        ### BEGIN SOLUTION
         with self._lock:
             names = {other.name for other in self._members}
         for number in range(1, len(names) + 2):
             name = host if number == 1 else f"{host}#{number}"
             if name not in names:
                 return name
+        ### END SOLUTION

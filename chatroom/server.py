@@ -1,21 +1,31 @@
 """The chat server: one thread accepts connections, and one thread serves each client.
 
-How the pieces fit::
+How a chat line travels through it (the parts you write are marked *)::
 
-    ChatServer.start()  -> accept thread: _accept_loop()
-                              for each connection: newcomer(), turned_away()? (room or address
-                              full), welcome, Room.join(), then a thread running
-    ChatServer.handle(member)  "joined"; recv -> LineBuffer -> flood control (TokenBucket)
-                              -> handle_lines() -> broadcast_lines()
-    ChatServer.stop()   -> each thread sends what is queued, then the goodbye; sockets shut
+    start()             listen, and run accept_loop() in a thread of its own
+    accept_loop() *     accept each connection: newcomer(), then admit()
+    admit(member) *     turned_away()? else a thread runs serve(): the welcome, join the room
+    serve(member)       handle(member), then farewell(member)
+    handle(member) *    recv -> LineBuffer -> handle_lines(), until the client leaves
+    handle_lines() *    each line: a command, or chat for broadcast_lines()
+    broadcast_lines() * one send to each other member, through its Outbox
+    stop()              each thread sends what is queued, then the goodbye; sockets shut
 
-A variation of the server overrides ``handle``, the per-client work, and
-keeps the rest. Lines go out through each member's ``Outbox``, which never
-blocks, so one client that stops reading cannot hold up the others.
+The defences a real room needs (flood control, limits per address,
+keepalive, ...) are not here: ``chatroom.defences.DefendedServer`` adds them
+by overriding the hooks below, and ``python -m chatroom.server`` runs it.
+Hooks, each a public method that a variation may override:
+
+    newcomer(sock, address)  the Member for a socket just accepted
+    turned_away(member)      refuse a newcomer (the room is full); True if so
+    read_line(member, raw)   the text of one received line, or None to skip it
+    command(member, text)    carry out a line that starts with '/'
+    announce(text, member)   tell the others that ``member`` joined or left
+
 What the server has to show (connections, messages) goes to ``on_event``:
 the logging module by default, or a ``print`` or ``queue.put`` of your own.
-
-Run it with ``python -m chatroom.server [IP] [PORT]``.
+Lines go out through each member's ``Outbox``, which never blocks, so one
+client that stops reading cannot hold up the others.
 """
 
 import ipaddress
@@ -30,75 +40,90 @@ import time
 from . import cli
 from .commands import run_command
 from .console import Console
-from .flood import BURST_LINES, LINES_PER_SECOND, TokenBucket
+from .flood import BURST_LINES, LINES_PER_SECOND
 from .outbox import MAX_BACKLOG_BYTES, wait_for_socket
-from .protocol import (LineBuffer, LineRejected, clean_text, decode_line, encode_line,
-                       squeeze_blanks)
+from .protocol import LineBuffer, LineRejected, clean_text, decode_line, encode_line
 from .room import Member, Room
 
 log = logging.getLogger("chatroom.server")
 
 DEFAULT_MAX_CLIENTS = 100
-DEFAULT_MAX_PER_ADDRESS = 10  # connections from one address (IRC's "clone limit")
-ANNOUNCE_UP_TO = 100  # joins and leaves are announced in a room of at most this many people
-KEEPALIVE = (60, 10, 5)  # probe a silent peer after 60 s, every 10 s; gone after 5 unanswered
 POLL_SECONDS = 0.25  # how long a thread waits before it checks for shutdown
 CONSOLE_GRACE_SECONDS = 0.5  # at exit, how long a paused console has to take the last lines
 RECV_BYTES = 4096
+FLOOD_LIMIT = (BURST_LINES, LINES_PER_SECOND)  # what the command line's server allows
 WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
 GOODBYE = "* The server is shutting down. Goodbye!"
-SLOW_DOWN = ("* Slow down: at most {rate:g} lines a second after a burst of {burst}. "
-             "Your lines are delayed, not lost.")
 
 
 class ChatServer:
-    """A chat room over TCP, with one thread per client.
-
-    ``flood_limit`` is (burst, lines a second) for each member, or None for
-    no limit; ``keepalive`` is (idle, interval, probes) in seconds, or None.
-    """
+    """A chat room over TCP, with one thread per client."""
 
     def __init__(self, host="127.0.0.1", port=0, *, max_clients=DEFAULT_MAX_CLIENTS,
-                 max_per_address=DEFAULT_MAX_PER_ADDRESS, max_backlog=MAX_BACKLOG_BYTES,
-                 flood_limit=(BURST_LINES, LINES_PER_SECOND), keepalive=KEEPALIVE,
-                 log_chat=True, on_event=None):
+                 max_backlog=MAX_BACKLOG_BYTES, log_chat=True, on_event=None):
         self.host, self.port = host, port
         self.room = Room(max_clients)
-        self.max_per_address = max_per_address
         self.max_backlog = max_backlog
-        self.flood_limit = flood_limit
-        self.keepalive = keepalive
         self.log_chat = log_chat
         self.on_event = on_event or log.info
+        self.stopping = threading.Event()  # set by stop(): every loop ends soon after
         self._listener = None
         self._acceptor = None
         self._threads = []
-        self._stopping = threading.Event()
         self._stop_deadline = None
 
     def start(self):
-        """Listen, and accept clients in a background thread; return the server."""
+        """Listen, and accept clients in a background thread; return the server.
+
+        When start returns, clients can connect (``open_listener`` makes the
+        listening socket), and a thread started with ``self.spawn`` runs
+        ``accept_loop``. That thread must notice a stop within POLL_SECONDS
+        even when nobody connects, so ``accept`` may not wait longer than that.
+        The ``listener`` and ``address`` properties and ``stop`` find the
+        socket in ``self._listener`` and the thread in ``self._acceptor``.
+        """
+        ### BEGIN SOLUTION
         self._listener = open_listener(self.host, self.port)
         self._listener.settimeout(POLL_SECONDS)
-        self._acceptor = self._spawn(self._accept_loop, "chatroom-accept")
+        self._acceptor = self.spawn(self.accept_loop, "chatroom-accept")
         return self
+        ### END SOLUTION
+
+    @property
+    def listener(self):
+        """The listening socket (it has a timeout of POLL_SECONDS)."""
+        return self._listener
 
     @property
     def address(self):
         """The (host, port) the server listens on: the real port when started on 0."""
         return self._listener.getsockname()[:2]
 
-    def _accept_loop(self):
-        while not self._stopping.is_set():
+    def accept_loop(self):
+        """Accept connections until the server stops, and let each one in.
+
+        Runs in its own thread, started by ``start``. For each connection,
+        ``newcomer(sock, address)`` makes its Member and ``admit(member)`` lets
+        it in (or turns it away). ``self.listener.accept()`` raises
+        ``socket.timeout`` every POLL_SECONDS while nobody comes: that is the
+        moment to see whether ``self.stopping`` is set, and to stop if so. A
+        connection accepted once the server is stopping is closed, not let in.
+        Nothing a connection does may end the loop: one that hangs up before it
+        is let in (``newcomer`` raises OSError) is closed and forgotten, and a
+        failure of ``accept`` itself (out of file descriptors, say) is told to
+        ``on_event`` in a line, and accepting goes on after a pause.
+        """
+        ### BEGIN SOLUTION
+        while not self.stopping.is_set():
             try:
-                sock, address = self._listener.accept()
+                sock, address = self.listener.accept()
             except socket.timeout:
                 continue
             except OSError as error:  # out of file descriptors, for one
                 self.on_event(f"cannot accept a connection: {error.strerror}")
-                self._stopping.wait(POLL_SECONDS)
+                self.stopping.wait(POLL_SECONDS)
                 continue
-            if self._stopping.is_set():  # stop() woke us up, or a newcomer came too late
+            if self.stopping.is_set():  # stop() woke us up, or a newcomer came too late
                 sock.close()
                 break
             try:
@@ -106,114 +131,130 @@ class ChatServer:
             except OSError:  # it hung up before we got to it
                 sock.close()
                 continue
-            self._admit(member)
+            self.admit(member)
+        ### END SOLUTION
 
     def newcomer(self, sock, address):
         """A ``Member`` for a socket just accepted, named after its address."""
         # Send each line at once: Nagle's algorithm would hold a small line back
         # while the previous one waits for an ACK that the peer may delay 40 ms.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.keepalive:
-            keep_alive(sock, *self.keepalive)
         host = plain_host(address[0])
         return Member(sock, (host, address[1]), self.max_backlog,
                       name=self.room.default_name(host))
 
     def turned_away(self, member):
-        """Turn ``member`` away, politely, if the room or its address is full; True if so."""
-        if self.room.is_full():  # only this thread adds members: it cannot fill up meanwhile
-            why = f"the room is full ({self.room.max_members} people)"
-        elif self._from_same_address(member) >= self.max_per_address:
-            why = (f"{self.max_per_address} people are connected from your address "
-                   f"({member.address[0]}) already")
-        else:
-            return False
+        """Turn ``member`` away, politely, if the room is full; True if so."""
+        if self.room.is_full():  # only the accepting thread adds members
+            self.refuse(member, f"the room is full ({self.room.max_members} people)")
+            return True
+        return False
+
+    def refuse(self, member, why):
+        """Tell ``member`` why it cannot come in, and close its connection."""
         member.send_line(f"* Sorry, {why}. Try again later.")
         member.hang_up()
         member.sock.close()
         self.on_event(f"{member.name} turned away: {why}")
-        return True
 
-    def _from_same_address(self, member):
-        key = address_key(member.address[0])
-        return sum(1 for other in self.room.members() if address_key(other.address[0]) == key)
+    def admit(self, member):
+        """Let ``member`` in, with a thread of its own, unless it is turned away.
 
-    def _admit(self, member):
+        ``turned_away(member)`` decides (and tells the member). Otherwise a new
+        thread runs ``serve(member, admitted)``, started with ``self.spawn``,
+        and ``member`` gets the WELCOME line, then joins the room; ``admitted``
+        (a ``threading.Event``) tells the thread when both are done, so that
+        no line from the room reaches the member before its welcome. Starting a
+        thread can fail (``RuntimeError``: a process or memory limit); then the
+        member is refused ("the server cannot take anyone else right now") and
+        nothing else happens. If the room will not take it after all
+        (``join`` returns False), hang it up: its thread then ends at once.
+        """
+        ### BEGIN SOLUTION
         if self.turned_away(member):
             return
-        # The thread starts first, since starting may fail; it waits until the member is in.
         admitted = threading.Event()
         try:
-            self._spawn(self._serve, f"chatroom-{member.name}", member, admitted)
-        except RuntimeError as error:  # "can't start new thread": a process or memory limit
-            member.send_line("* Sorry, the server cannot take anyone else right now. "
-                             "Try again later.")
-            member.hang_up()
-            member.sock.close()
-            self.on_event(f"{member.name} turned away: {error}")
+            self.spawn(self.serve, f"chatroom-{member.name}", member, admitted)
+        except RuntimeError:  # "can't start new thread"
+            self.refuse(member, "the server cannot take anyone else right now")
             return
         try:
-            # The welcome goes out before the member is in the room, where others' lines reach it.
             member.send_line(WELCOME.format(name=member.name))
-            self.room.join(member)
+            if not self.room.join(member):
+                member.hang_up()
         finally:
             admitted.set()
+        ### END SOLUTION
 
-    def _serve(self, member, admitted):
+    def serve(self, member, admitted):
+        """The whole life of one member, in its own thread: wait until ``admitted``
+        is set, tell the console (``on_event``: "NAME connected") and the others
+        (``announce``: "* NAME joined"), ``handle`` it until it leaves, then
+        ``farewell``. When the server is stopping, the member also gets its
+        goodbye (``say_goodbye``) before the farewell. The farewell happens
+        however ``handle`` ends, even by an exception: a member is never left
+        behind in the room.
+        """
+        ### BEGIN SOLUTION
         admitted.wait()
+        self.on_event(f"{member.name} connected")
+        self.announce(f"* {member.name} joined", member)
         try:
             self.handle(member)
         finally:
-            if self._stopping.is_set():
-                self._say_goodbye(member)
-            self._farewell(member)
+            if self.stopping.is_set():
+                self.say_goodbye(member)
+            self.farewell(member)
+        ### END SOLUTION
 
     def handle(self, member):
-        """Serve one client until it leaves: announce it, then act on each line it sends.
+        """Serve one member until it leaves or the server stops: read what it sends,
+        cut it into lines, and act on them with ``handle_lines``.
 
-        Lines wait in ``held`` while flood control holds them back. Meanwhile
-        nothing more is read from this client, so TCP slows its sending too.
+        Wait for the socket with ``wait_for_socket`` for at most POLL_SECONDS
+        at a time, so that the loop sees ``self.stopping`` soon after stop().
+        While ``member.outbox.has_backlog()``, wait for the socket to be
+        writable too, and then ``member.outbox.flush()``: the member's own
+        thread is the one that finishes sending what it could not take at once.
+        Read with ``receive(member.sock)``: b"" means the member has gone. Cut
+        the bytes into lines with a ``LineBuffer`` of the member's own (a line
+        may come in pieces, or several in one recv); a lone b"\r" ends a line
+        too, and the empty lines this makes of b"\r\n" are not lines at all.
+        Return when the member has gone, when its outbox overflowed (it stopped
+        reading, and broadcast_lines hung it up), or when ``handle_lines``
+        returns False (/quit). Nothing it sent before it left may be lost.
         """
-        self.on_event(f"{member.name} connected")
-        self.announce(f"* {member.name} joined", member)
-        lines, held = LineBuffer(), []
-        bucket = TokenBucket(*self.flood_limit) if self.flood_limit else None
-        while not self._stopping.is_set():  # until the client leaves, or the server stops
-            if held:
-                ready = bucket.take(len(held)) if bucket else len(held)
-                if ready:
-                    if not self.handle_lines(member, held[:ready]):
-                        return
-                    del held[:ready]
-                    continue
-                self._slow_down(member)
-            pause = min(POLL_SECONDS, bucket.wait_time()) if held else POLL_SECONDS
-            readable, writable = wait_for_socket(member.sock, pause, reading=not held,
+        ### BEGIN SOLUTION
+        lines = LineBuffer()
+        while not self.stopping.is_set():
+            readable, writable = wait_for_socket(member.sock, POLL_SECONDS,
                                                  writing=member.outbox.has_backlog())
             if writable:
                 member.outbox.flush()
             data = receive(member.sock) if readable else None
-            if data == b"" or member.outbox.broken:
+            if data == b"" or member.outbox.overflowed:
                 return
             if data:
-                # A lone CR ends a line too (old Macs, some Telnet clients): the
-                # empty lines this makes of CR LF are dropped.
-                held += [raw for raw in lines.feed(data.replace(b"\r", b"\n")) if raw != b""]
-
-    def _slow_down(self, member):
-        """Tell a member, the first time, that flood control holds its lines back."""
-        if not getattr(member, "slowed", False):
-            member.slowed = True
-            burst, rate = self.flood_limit
-            member.send_line(SLOW_DOWN.format(burst=burst, rate=rate))
-            self.on_event(f"{member.name} is flooding: its lines are delayed")
+                raws = [raw for raw in lines.feed(data.replace(b"\r", b"\n")) if raw != b""]
+                if not self.handle_lines(member, raws):
+                    return
+        ### END SOLUTION
 
     def handle_lines(self, member, raws):
-        """Act on some lines from ``member``; return False when it leaves.
+        """Act on some lines from ``member``, in order; return False when it leaves.
 
-        Chat lines that arrived together are relayed together, in one send to
-        each reader instead of one per line: sends are most of the server's work.
+        ``read_line(member, raw)`` gives each line's text, or None for a line
+        to skip (empty, too long, not UTF-8: the sender was told). A text that
+        starts with "/" is a command for ``command(member, text)``, which
+        returns False on /quit. Any other text is chat: the others get it as
+        ``<name> text``, and the console too (``on_event``) when
+        ``self.log_chat``. Chat lines that arrive together go out together, in
+        one ``broadcast_lines``: sends are most of a server's work. Order is
+        kept: what came before a command reaches the others before the command
+        acts (so a /nick renames only the lines after it).
         """
+        ### BEGIN SOLUTION
         relay = []
         for raw in raws:
             text = self.read_line(member, raw)
@@ -230,19 +271,16 @@ class ChatServer:
                 relay.append(f"<{member.name}> {text}")
         self.broadcast_lines(relay, member)
         return True
+        ### END SOLUTION
 
     def command(self, member, line):
         """Carry out a line that starts with '/'; return False when the member leaves."""
         return run_command(self, member, line)
 
     def read_line(self, member, raw):
-        """The clean text of one line, or None if it is refused (and the sender told why).
-
-        Runs of blanks become one space, so that padding cannot push text to
-        the start of a terminal's next row, where it would pass for a line.
-        """
+        """The clean text of one line, or None if it is refused (and the sender told why)."""
         try:
-            return squeeze_blanks(clean_text(decode_line(raw)))
+            return clean_text(decode_line(raw))
         except LineRejected as problem:
             member.send_line(f"* {problem}")
             self.on_event(f"{member.name}: {problem}")
@@ -253,23 +291,17 @@ class ChatServer:
         self.broadcast_lines([text], sender)
 
     def announce(self, text, member):
-        """Tell the others that ``member`` joined or left, if the room is small enough.
-
-        Each notice is a send to everyone: when 1,000 people arrive at once, the
-        notices cost 500,000 sends and bury the conversation. So a room of more
-        than ANNOUNCE_UP_TO people, counting ``member``, is not told; /who still
-        says who is here.
-        """
-        if len(self.room.others(member)) < ANNOUNCE_UP_TO:
-            self.broadcast(text, member)
+        """Tell the others that ``member`` joined or left."""
+        self.broadcast(text, member)
 
     def broadcast_lines(self, texts, sender=None):
         """Send some lines to every member except ``sender``, in one send to each.
 
-        Each member gets all of ``texts`` as one piece of bytes, through its
-        outbox. A member whose outbox refuses (it has gone, or stopped reading)
-        is hung up, and the others still get the lines: its own thread sees
-        the hang-up and says goodbye. Nothing is sent when ``texts`` is empty.
+        Each member gets all of ``texts`` as one piece of bytes (each line
+        framed by ``encode_line``) through its outbox, which never waits. A
+        member whose outbox refuses (it has gone, or stopped reading) is hung
+        up, and the others still get the lines: its own thread sees the
+        hang-up and says farewell. Nothing is sent when ``texts`` is empty.
         """
         ### BEGIN SOLUTION
         if not texts:
@@ -280,8 +312,14 @@ class ChatServer:
                 member.hang_up()
         ### END SOLUTION
 
-    def _say_goodbye(self, member):
-        """Send the goodbye after what is queued, and give both until stop()'s deadline."""
+    def say_goodbye(self, member):
+        """Queue the GOODBYE line after what is queued already, and help it all out
+        until stop()'s deadline (``self._stop_deadline``, a ``time.monotonic()``
+        time): while the outbox has a backlog and is not broken, wait for the
+        socket to be writable (never past the deadline, and at most POLL_SECONDS
+        at a time) and flush. A reader too slow for the deadline misses the end.
+        """
+        ### BEGIN SOLUTION
         member.send_line(GOODBYE)
         while member.outbox.has_backlog() and not member.outbox.broken:
             left = self._stop_deadline - time.monotonic()
@@ -291,8 +329,16 @@ class ChatServer:
                                           writing=True, reading=False)
             if writable:
                 member.outbox.flush()
+        ### END SOLUTION
 
-    def _farewell(self, member):
+    def farewell(self, member):
+        """``member`` has gone: out of the room, its connection shut and its socket
+        closed, and the console told: "NAME dropped: it stopped reading (over N
+        bytes waiting)" when its outbox overflowed, else "NAME disconnected".
+        The others are told "* NAME left" (``announce``), unless the server is
+        stopping: then they are all leaving.
+        """
+        ### BEGIN SOLUTION
         self.room.leave(member)
         member.hang_up()
         member.sock.close()
@@ -301,18 +347,28 @@ class ChatServer:
                           f"(over {self.max_backlog} bytes waiting)")
         else:
             self.on_event(f"{member.name} disconnected")
-        if not self._stopping.is_set():
+        if not self.stopping.is_set():
             self.announce(f"* {member.name} left", member)
+        ### END SOLUTION
 
     def stop(self, timeout=1.0):
-        """Say goodbye to every client, close every socket, and end every thread.
+        """Say goodbye to every client, close every socket, and end every thread,
+        all within about ``timeout`` seconds; stopping twice, or before start,
+        does no harm.
 
-        Each client's own thread sends the goodbye after the lines queued for
-        it, and has until ``timeout`` (minus a little, to close) to get them out.
+        What must hold: from the moment stop is called, ``self.stopping`` is
+        set and nobody new is let in; each member's thread wakes at once, not
+        at its next poll (``_wake_acceptor`` and ``stop_reading`` wake threads
+        that wait in accept and recv), and sends what is queued for its member,
+        then the goodbye (``say_goodbye``), until ``self._stop_deadline``,
+        which leaves a little of ``timeout`` for the rest; stop waits for the
+        threads, all together within ``timeout``, hangs up any member whose
+        thread has not ended by then, and closes the listening socket.
         """
+        ### BEGIN SOLUTION
         deadline = time.monotonic() + timeout
         self._stop_deadline = deadline - min(0.2, timeout / 4)
-        self._stopping.set()
+        self.stopping.set()
         if self._acceptor is not None and self._acceptor.is_alive():
             self._wake_acceptor()
             self._acceptor.join(timeout)  # no one new joins from here on
@@ -324,6 +380,7 @@ class ChatServer:
             member.hang_up()  # a thread that has not ended by now is told to, again
         if self._listener is not None:
             self._listener.close()
+        ### END SOLUTION
 
     def _wake_acceptor(self):
         """Connect to ourselves, so that accept() returns now, not at its next timeout."""
@@ -337,14 +394,18 @@ class ChatServer:
     def serve_forever(self):
         """Run until Ctrl-C (or SIGTERM), then stop cleanly."""
         try:
-            while not self._stopping.wait(POLL_SECONDS):  # a timeout lets Ctrl-C in
+            while not self.stopping.wait(POLL_SECONDS):  # a timeout lets Ctrl-C in
                 pass
         except KeyboardInterrupt:
             self.on_event("Ctrl-C: shutting down")
         finally:
             self.stop()
 
-    def _spawn(self, target, name, *args):
+    def spawn(self, target, name, *args):
+        """Run ``target(*args)`` in a new daemon thread, which stop() waits for; the thread.
+
+        Raises RuntimeError when no thread can be started (a process or memory limit).
+        """
         self._threads = [thread for thread in self._threads if thread.is_alive()]
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()  # may raise RuntimeError: then there is no thread to join later
@@ -359,13 +420,23 @@ class ChatServer:
 
 
 def receive(sock):
-    """What a ready socket has for us: b"" once the peer has gone, None if nothing yet."""
+    """What a ready socket has for us: b"" once the peer has gone, None if nothing yet.
+
+    The peer has gone when it closed (recv returns b""), reset the connection, or
+    stopped answering keepalive probes (a TimeoutError with an errno). Any other
+    error, such as a timeout of our own on a live peer or a socket our own code
+    closed, is not the peer leaving: it is raised.
+    """
     try:
         return sock.recv(RECV_BYTES)
     except BlockingIOError:
         return None
-    except OSError:  # reset by the peer, timed out by keepalive, or shut down by stop()
+    except (ConnectionResetError, ConnectionAbortedError):
         return b""
+    except TimeoutError as error:  # Python 3.10+: socket.timeout too, with no errno
+        if error.errno is None:
+            raise
+        return b""  # ETIMEDOUT: keepalive or TCP_USER_TIMEOUT gave up on a vanished peer
 
 
 def stop_reading(sock):
@@ -387,43 +458,6 @@ def plain_host(host):
     return str(mapped) if mapped else host
 
 
-def address_key(host):
-    """What counts as one address for ``max_per_address``: an IPv4 address, or an
-    IPv6 /64 network, which is what one home or one machine usually gets."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if address.version == 6:
-        return str(ipaddress.ip_network((address, 64), strict=False))
-    return host
-
-
-def keep_alive(sock, idle, interval, probes):
-    """Have the OS probe a silent peer, so that a vanished machine is noticed.
-
-    A machine that loses power or its network sends no FIN and no RST: without
-    probes, a quiet connection to it stays open for ever. After ``idle``
-    seconds of silence the OS sends a probe every ``interval`` seconds, and
-    gives up after ``probes`` unanswered ones: the next recv fails.
-    """
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    # Linux, Windows 10 (1709) and newer; macOS calls the idle time TCP_KEEPALIVE.
-    idle_option = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
-    options = [(idle_option, idle), (getattr(socket, "TCP_KEEPINTVL", None), interval),
-               (getattr(socket, "TCP_KEEPCNT", None), probes),
-               # Linux: data that is never acknowledged counts too, not only silence.
-               (getattr(socket, "TCP_USER_TIMEOUT", None), (idle + interval * probes) * 1000)]
-    if idle_option is None and hasattr(socket, "SIO_KEEPALIVE_VALS"):  # older Windows
-        sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))
-    for option, value in options:
-        if option is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, option, int(value))
-            except OSError:
-                pass  # an older system: its own, longer timers apply
-
-
 def open_listener(host, port):
     """A TCP socket listening on (host, port); IPv6 when the host is an IPv6 address.
 
@@ -436,21 +470,27 @@ def open_listener(host, port):
                                 dualstack_ipv6=both)
 
 
-def main(argv=None, server_class=None):
+def main(argv=None, server_class=None, defences=True):
     """The command line: ``python -m chatroom.server [IP] [PORT] [OPTIONS]``.
 
-    ``server_class`` runs a variation of ``ChatServer`` with the same command line.
+    It runs ``server_class`` (default ``ChatServer``: the core you wrote) with the
+    defences of ``chatroom.defences`` around it, unless ``defences`` is False
+    (a server whose single thread must never wait, such as challenge 5's).
     """
+    from .defences import defended  # the defences are built on this module
+
     cli.require_pieces("server", server_class)
     args = cli.server_arguments(argv)
     cli.forgive_unprintable_characters()
     console = Console(sys.stdout)  # the log, printed by a thread that nobody waits for
     cli.raise_open_file_limit()
-    server = (server_class or ChatServer)(args.host, args.port, max_clients=args.max_clients,
-                                          max_per_address=args.max_per_address,
-                                          log_chat=not args.no_chat_log,
-                                          flood_limit=None if args.no_flood_control
-                                          else (BURST_LINES, LINES_PER_SECOND))
+    options = {"max_clients": args.max_clients, "log_chat": not args.no_chat_log}
+    server_class = server_class or ChatServer
+    if defences:
+        server_class = defended(server_class)
+        options.update(max_per_address=args.max_per_address,
+                       flood_limit=None if args.no_flood_control else FLOOD_LIMIT)
+    server = server_class(args.host, args.port, **options)
     try:
         server.start()
     except OSError as error:

@@ -39,7 +39,8 @@ import time
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(TESTS), TESTS]  # the package, and the tests' helpers
-from chatroom.server import GOODBYE, ChatServer  # noqa: E402
+from chatroom.defences import DefendedServer as ChatServer  # noqa: E402
+from chatroom.server import GOODBYE  # noqa: E402
 from conftest import Script, script_env  # noqa: E402
 from test_abuse import (SERVER, SERVER_HOST, Client, Machines, SmallSendBuffers,  # noqa: E402
                         flood, nick, read_paced, why_no_namespaces)

@@ -48,7 +48,7 @@ def server(events):
     which would slow them to a person's pace, are off. tests/test_abuse.py
     tests those.
     """
-    with ChatServer(on_event=events.put, flood_limit=None, max_per_address=100) as chat:
+    with ChatServer(on_event=events.put) as chat:
         yield chat
 
 

@@ -21,7 +21,9 @@ import time
 import pytest
 
 from chatroom.protocol import MAX_LINE_BYTES, MAX_RELAYED_BYTES
-from chatroom.server import GOODBYE, SLOW_DOWN, ChatServer, address_key, plain_host
+from chatroom.defences import SLOW_DOWN, address_key
+from chatroom.defences import DefendedServer as ChatServer
+from chatroom.server import GOODBYE, plain_host
 from chat_client import LineClient, chat_lines
 from wire import lines_before_who  # tests/grading/wire.py, on the path chat_client sets
 from conftest import ROOT, script_env
@@ -130,14 +132,14 @@ def test_the_limit_per_address_is_an_option_and_the_room_limit_stays(events, dia
 
 FIRST_LINES = """if True:
     import socket
-    from chatroom.server import ChatServer
+    from chatroom.defences import DefendedServer as ChatServer
     def first_line(address, source):
         sock = socket.create_connection(address, timeout=5, source_address=(source, 0))
         print(sock.recv(200).decode().strip(), flush=True)
         return sock
     with ChatServer("fd00:a::1", max_per_address=2) as server:
         clients = [first_line(server.address, source) for source in
-                   ("fd00:a::2", "fd00:a::3", "fd00:a::4", "fd00:b::2", "fd00:a::1")]
+                   ("fd00:a::2", "fd00:a::2", "fd00:a::2", "fd00:a::3", "fd00:b::2")]
     with ChatServer("::") as server:  # all addresses, IPv4 too where the system can
         clients = [first_line((host, server.address[1]), host) for host in ("127.0.0.1", "::1")]
     """
@@ -145,8 +147,8 @@ FIRST_LINES = """if True:
 prints the first line each connection gets."""
 
 
-def test_ipv6_addresses_count_by_their_64_network(scratch_namespace):
-    # One machine, or one home, gets a whole /64 network: its addresses count as one.
+def test_ipv6_addresses_count_one_by_one(scratch_namespace):
+    # A /64 is usually a whole LAN (a lab room): each IPv6 address counts on its own.
     for address in ("fd00:a::1", "fd00:a::2", "fd00:a::3", "fd00:a::4", "fd00:b::2"):
         ip("-n", scratch_namespace, "addr", "add", f"{address}/64", "dev", "lo", "nodad")
     result = subprocess.run(["ip", "netns", "exec", scratch_namespace, sys.executable, "-c",
@@ -154,10 +156,9 @@ def test_ipv6_addresses_count_by_their_64_network(scratch_namespace):
                             env=script_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        WELCOME.format("fd00:a::2"), WELCOME.format("fd00:a::3"),
-        ADDRESS_FULL.format(2, "fd00:a::4"),
-        WELCOME.format("fd00:b::2"),
-        ADDRESS_FULL.format(2, "fd00:a::1"),
+        WELCOME.format("fd00:a::2"), WELCOME.format("fd00:a::2#2"),
+        ADDRESS_FULL.format(2, "fd00:a::2"),
+        WELCOME.format("fd00:a::3"), WELCOME.format("fd00:b::2"),
         WELCOME.format("127.0.0.1"),  # not ::ffff:127.0.0.1
         WELCOME.format("::1")]
 
@@ -165,8 +166,8 @@ def test_ipv6_addresses_count_by_their_64_network(scratch_namespace):
 def test_addresses_as_people_know_them():
     assert plain_host("::ffff:10.0.0.5") == "10.0.0.5"
     assert plain_host("fe80::1%eth0") == "fe80::1"
-    assert address_key("2001:db8:1:2::5") == address_key("2001:db8:1:2:ffff::9")
-    assert address_key("2001:db8:1:2::5") != address_key("2001:db8:1:3::5")
+    assert address_key("2001:db8:1:2::5") != address_key("2001:db8:1:2:ffff::9")
+    assert address_key("2001:db8:1:2::5") == address_key("2001:db8:1:2:0::5")
     assert address_key("10.0.0.5") != address_key("10.0.0.6")
 
 
@@ -174,7 +175,7 @@ def test_addresses_as_people_know_them():
 
 SERVER = """if True:
     import ast, sys
-    from chatroom.server import ChatServer
+    from chatroom.defences import DefendedServer as ChatServer
     server = ChatServer(sys.argv[1], 0, keepalive=ast.literal_eval(sys.argv[2]),
                         on_event=lambda text: print(text, flush=True)).start()
     print("listening on port", server.address[1], flush=True)
@@ -337,7 +338,9 @@ def read_paced(client, bytes_per_second, heard, until):
 def test_a_flood_is_slowed_and_the_room_goes_on(no_leftovers, events, dial):
     server = ChatServer(on_event=events.put).start()  # the default: 10 at once, then 2 a second
     try:
-        reader, flooder, third = (dial(server.address) for _ in range(3))
+        # The allowance is the address's: the flooder comes from an address of its own.
+        reader, third = dial(server.address), dial(server.address)
+        flooder = dial(server.address, source=second_loopback_address())
         for client in (reader, flooder, third):
             client.joined()
         assert nick(reader, "reader") == "* you are now reader"
@@ -388,9 +391,10 @@ def test_a_flood_is_slowed_and_the_room_goes_on(no_leftovers, events, dial):
 
 def test_a_person_who_sends_a_line_a_second_is_never_slowed(events, dial):
     with ChatServer(on_event=events.put) as server:
-        alice = dial(server.address)
-        assert alice.read_line() == WELCOME.format("127.0.0.1")  # she sends no command
-        alice.name = "127.0.0.1"
+        # The allowance is per address: alice's is her own, whatever bob sends.
+        alice = dial(server.address, source=second_loopback_address())
+        assert alice.read_line() == WELCOME.format("127.0.0.2")  # she sends no command
+        alice.name = "127.0.0.2"
         bob = dial(server.address)
         bob.joined()
         paste = [f"pasted line {number}" for number in range(10)]  # the burst, at once
@@ -405,6 +409,102 @@ def test_a_person_who_sends_a_line_a_second_is_never_slowed(events, dial):
             assert time.monotonic() - sent < 0.5, f"line {number} was held back"
         assert lines_before_who(alice) == [f"* {bob.name} joined"]  # no "* Slow down"
         assert [event for event in list(events.queue) if "flooding" in event] == []
+
+
+def reconnect_and_flood(address, source, lines, until):
+    """One attacker's connection, again and again until ``until``: connect, send its
+    burst of ``lines``, hang up, and come back at once."""
+    burst = "".join(f"flood {number}\n" for number in range(lines)).encode()
+    for _ in range(10_000):
+        if time.monotonic() >= until:
+            return
+        try:
+            with socket.create_connection(address, timeout=TIMEOUT,
+                                          source_address=(source, 0)) as sock:
+                sock.sendall(burst)
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            time.sleep(0.01)  # refused at the limit per address: try again
+
+
+def test_a_flood_by_reconnecting_earns_no_fresh_burst(events, dial):
+    """One address keeps 10 connections churning, each with a fresh burst of 10 lines
+    (before: 9,210 lines/s and 1,842 notices/s reached everyone). The allowance is the
+    address's, across reconnects: lines and join/leave notices come at a person's pace,
+    and a reader at 100 KB/s is never pushed out."""
+    source = second_loopback_address()
+    with ChatServer(on_event=events.put) as server:
+        reader = dial(server.address)
+        reader.joined()
+        began = time.monotonic()
+        attackers = [threading.Thread(target=reconnect_and_flood,
+                                      args=(server.address, source, 10, began + 4))
+                     for _ in range(10)]
+        heard = []
+        pacer = threading.Thread(target=read_paced, args=(reader, 100_000, heard, began + 6))
+        for thread in attackers + [pacer]:
+            thread.start()
+        for thread in attackers + [pacer]:
+            thread.join(TIMEOUT * 3)
+        seconds = 6.0
+        flood = [line for _, line in heard if line and line.startswith(f"<{source}")]
+        notices = [line for _, line in heard if line and line.startswith(f"* {source}")
+                   and line.endswith((" joined", " left"))]
+        assert len(flood) / seconds <= 40, f"{len(flood)} flood lines in {seconds:g} s"
+        assert len(notices) / seconds <= 20, f"{len(notices)} notices in {seconds:g} s"
+        assert [event for event in list(events.queue) if "dropped" in event] == []
+        reader.send("/who")
+        assert reader.read_until(lambda line: " here: " in line)
+
+
+def test_the_last_places_are_kept_for_people_not_here_yet(events, dial):
+    """One machine fills the room with idle connections; its last tenth stays open for
+    newcomers from addresses not here yet."""
+    other = second_loopback_address()
+    with ChatServer(max_clients=20, max_per_address=20, on_event=events.put) as server:
+        hogs = [dial(server.address) for _ in range(18)]
+        for number, hog in enumerate(hogs, 1):
+            assert hog.read_line().startswith("* Welcome"), number
+        assert dial(server.address).read_to_end() == [
+            "* Sorry, the room's last places are kept for people who are not here yet. "
+            "Try again later."]
+        assert dial(server.address, source=other).read_line() == WELCOME.format(other)
+
+
+def talk_until(client, stop, limit=1000):
+    """Someone else talking in the room meanwhile, a line every 50 ms."""
+    for number in range(limit):
+        if stop.wait(0.05):
+            return
+        client.send(f"talking {number}")
+
+
+@pytest.mark.parametrize("ending", ["/quit", "end of input"])
+def test_nothing_pasted_is_lost_when_the_paster_leaves(events, dial, scripts, ending):
+    """A person pastes 40 lines into the kit's client and leaves at once (/quit, or
+    Ctrl-D), while someone else talks (before: 12 of 40 arrived). Flood control holds
+    the paste; the client waits until the server has passed it all on."""
+    other = second_loopback_address()
+    with ChatServer(flood_limit=(10, 10.0), on_event=events.put) as server:
+        reader, talker = dial(server.address, source=other), dial(server.address, source=other)
+        reader.joined(), talker.joined()
+        paster = scripts("-m", "chatroom.client", "127.0.0.1", str(server.address[1]))
+        paster.wait_for("* Welcome")
+        stop = threading.Event()
+        talking = threading.Thread(target=talk_until, args=(talker, stop))
+        talking.start()
+        try:
+            paste = "".join(f"pasted line {number}\n" for number in range(40))
+            paster.process.stdin.write(paste + ("/quit\n" if ending == "/quit" else ""))
+            paster.process.stdin.close()  # Ctrl-D after the paste, in both cases
+            lines = reader.read_until(lambda line: line.endswith("pasted line 39"))
+        finally:
+            stop.set()
+            talking.join(TIMEOUT)
+        code, _, _ = paster.finish(timeout=30)
+    pasted = [line for line in lines if "> pasted line " in line]
+    assert [line.rsplit(" ", 1)[1] for line in pasted] == [str(n) for n in range(40)], pasted
+    assert code == 0
 
 
 # --- 4. Impersonation --------------------------------------------------------------
@@ -436,14 +536,47 @@ def test_names_that_look_like_another_are_refused(connect, name, notice):
     assert mallory.read_until(lambda line: " here: " in line)[-1] == "* 3 here: alice, alice2, bob"
 
 
-def test_blank_padding_arrives_as_single_spaces(connect):
+ASCII_LOOK_ALIKES = [("martin", "rnartin"), ("emma", "ernrna"), ("walter", "vvalter"),
+                     ("dave", "clave"), ("sam", "sarn"), ("paige", "paiqe"), ("bob", "bob_"),
+                     ("bob", "bob-"), ("jess", "je55"), ("LIZ", "LI2"), ("ROBB", "RO88")]
+
+
+def test_ascii_look_alikes_are_refused_and_fair_names_kept(connect):
+    """rn/m, vv/w, cl/d, q/g, 5/S, 2/Z, 8/B and a trailing _ or -: each taken beside
+    the real name (the second round of attacks got 12 of 12 accepted)."""
+    real, mallory = connect(), connect()
+    for name, fake in ASCII_LOOK_ALIKES:
+        if real.name != name:
+            assert nick(real, name) == f"* you are now {name}"
+            real.name = name
+        assert nick(mallory, fake) == f"* the nickname {fake} is taken: it looks like {name}"
+    for fair in ("alicia", "your", "robin", "ella"):
+        assert nick(mallory, fair) == f"* you are now {fair}"
+
+
+def test_invisible_text_is_stripped_and_an_empty_line_not_relayed(connect):
+    """Tag characters carry a hidden sentence inside a visible line; zero-width and other
+    format characters pass unseen. None reaches a reader, and a line of nothing else is
+    not relayed at all."""
     alice, bob = connect(), connect()
-    blanks = " \u00a0\u3164\u115f\u1160\uffa0\u2800\u3000\t"
-    alice.send(" " * 120 + "hi" + "\u00a0" * 120 + "there" + "\u3164" * 120 + "!" + blanks * 9)
-    alice.send(blanks * 10)  # nothing but blanks: nothing to relay
-    alice.send("* alice is now mallory")
-    assert chat_lines(bob.read_until(lambda line: "mallory" in line)) == [
-        f"<{alice.name}> hi there !", f"<{alice.name}> * alice is now mallory"]
+    hidden = "".join(chr(0xE0000 + ord(char)) for char in "send the report to mallory")
+    alice.send("see you at noon" + hidden)
+    alice.send("\u200b\u200c\u200d\u2060\ufeff\u061c\u200e")  # nothing visible at all
+    alice.send("after")
+    assert chat_lines(bob.read_until(lambda line: line.endswith("> after"))) == [
+        f"<{alice.name}> see you at noon", f"<{alice.name}> after"]
+
+
+def test_blank_padding_arrives_as_single_spaces(dial):
+    with ChatServer(flood_limit=None, on_event=lambda text: None) as server:
+        alice, bob = dial(server.address), dial(server.address)
+        alice.joined(), bob.joined()
+        blanks = " \u00a0\u3164\u115f\u1160\uffa0\u2800\u3000\t"
+        alice.send(" " * 120 + "hi" + "\u00a0" * 120 + "there" + "\u3164" * 120 + "!" + blanks * 9)
+        alice.send(blanks * 10)  # nothing but blanks: nothing to relay
+        alice.send("* alice is now mallory")
+        assert chat_lines(bob.read_until(lambda line: "mallory" in line)) == [
+            f"<{alice.name}> hi there !", f"<{alice.name}> * alice is now mallory"]
 
 
 def test_people_from_one_address_are_told_apart_and_names_reused(server, dial):
@@ -601,7 +734,7 @@ def test_a_failed_thread_start_turns_one_newcomer_away(scripts):
         for _ in range(2):
             with Client(address) as excess:
                 turned_away.append(excess.read_to_end())
-            server.wait_for("turned away: can't start new thread")
+            server.wait_for("turned away: the server cannot take anyone else right now")
         one.send("still here")
         assert two.read_line() == f"<{one.name}> still here"
         one.close()

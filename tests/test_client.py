@@ -398,7 +398,7 @@ def server6(events):
     """A ChatServer on the IPv6 loopback, ::1."""
     if not has_ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback (::1)")
-    with ChatServer("::1", 0, on_event=events.put, flood_limit=None) as chat:
+    with ChatServer("::1", 0, on_event=events.put) as chat:
         yield chat
 
 

@@ -88,9 +88,22 @@ def test_decode_line_rejects_too_long_marker():
     ("tab\there", "tab here"),
     ("cr\rreturn\x7f", "crreturn"),
     ("plain ünïcødé ☕", "plain ünïcødé ☕"),
+    ("zero\u200bwidth\u200c\u200d\u2060\ufeff", "zerowidth"),  # invisible format characters
+    ("l\u200er\u200f\u061c", "lr"),                   # bidi marks: LRM, RLM, ALM
+    ("seen" + "".join(chr(0xE0000 + ord(c)) for c in "hidden"), "seen"),  # tag characters
 ])
 def test_clean_text(dirty, clean):
     assert clean_text(dirty) == clean
+
+
+def test_the_tail_of_a_discarded_line_is_never_pending():
+    """A line too long is dropped; what follows of it, before its end, is not a line to
+    show either (a client's show_unfinished used to print its last 1,696 bytes)."""
+    lines = LineBuffer(max_bytes=10)
+    assert lines.feed(b"x" * 25) == [None]
+    assert lines.pending() == b""
+    assert lines.feed(b"tail") == [] and lines.pending() == b""
+    assert lines.feed(b" end\nnext") == [] and lines.pending() == b"next"
 
 
 def test_encode_line_frames_with_newline():

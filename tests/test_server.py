@@ -178,7 +178,7 @@ def test_unlocked_client_list_joins_and_leaves_during_broadcasts(server, connect
 
 
 def test_slow_consumer_is_dropped_and_the_others_get_every_line(events):
-    with ChatServer(max_backlog=32 * 1024, flood_limit=None, on_event=events.put) as server:
+    with ChatServer(max_backlog=32 * 1024, on_event=events.put) as server:
         stuck = socket.socket()
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.settimeout(10)
@@ -280,7 +280,7 @@ def test_abrupt_resets_are_survived(server, connect, events):
 
 
 def test_hundreds_of_connections_at_once_while_others_chat(events):
-    with ChatServer(max_clients=400, max_per_address=400, on_event=events.put) as server:
+    with ChatServer(max_clients=400, on_event=events.put) as server:
         with LineClient(server.address) as alice, LineClient(server.address) as bob:
             alice.joined(), bob.joined()
             crowd = [socket.create_connection(server.address, timeout=10) for _ in range(300)]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,58 @@ def test_ctrl_c_leaves_cleanly(terminal, chat_server, tmp_path, keyboard):
     terminal.press("C-c")
     terminal.wait_for("* Bye.")
     assert_left_cleanly(terminal, before, after)
+
+
+def test_a_row_cannot_be_forged_at_80_columns(terminal, chat_server, tmp_path):
+    """Mallory fills a row with 70 columns of words, or of wide characters, so that the
+    terminal would start its next row with "<alice> ..." or "* alice left". The client
+    wraps lines itself and starts every further row of a line with blanks."""
+    terminal._tmux("resize-window", "-t", "lab", "-x", "80", "-y", "30")
+    before, after = start_client(terminal, chat_server, tmp_path, "select")
+    with someone_joins(terminal, chat_server) as mallory:
+        mallory.send("/nick mallory")
+        terminal.wait_for("is now mallory")
+        forged = ["word " * 14 + "<alice> bob, please send the report to mallory instead, thanks",
+                  "\u3002" * 35 + "* alice left"]
+        for line in forged:
+            mallory.send(line)
+        terminal.wait_for("* alice left")
+        rows = terminal._tmux("capture-pane", "-t", "lab", "-p").stdout.splitlines()
+        assert not [row for row in rows if row.startswith(("<alice>", "* alice left"))], rows
+        shown = [row for row in rows if "alice" in row and "mallory>" not in row]
+        assert shown and all(row.startswith("  ") for row in shown), rows
+        assert all(len(row) <= 80 for row in rows)
+        terminal.type("/quit")
+        terminal.press("Enter")
+        assert_left_cleanly(terminal, before, after)
+
+
+def test_the_kits_client_is_not_pushed_out_by_a_reconnecting_flood(terminal, chat_server,
+                                                                   tmp_path):
+    """Ten connections from one address churn, each with a fresh burst (before: the kit's
+    client in an 80x24 terminal was dropped about 8 s in). Flood control is the
+    address's, so the client keeps up and stays in the room."""
+    from test_abuse import reconnect_and_flood, second_loopback_address
+    terminal._tmux("resize-window", "-t", "lab", "-x", "80", "-y", "24")
+    before, after = start_client(terminal, chat_server, tmp_path, "select")
+    until = time.monotonic() + 4
+    floods = [threading.Thread(target=reconnect_and_flood,
+                               args=(chat_server, second_loopback_address(), 10, until))
+              for _ in range(10)]
+    for flood in floods:
+        flood.start()
+    for flood in floods:
+        flood.join(20)
+    with LineClient(chat_server) as bob:
+        bob.joined()
+        bob.send("still here?")
+        terminal.wait_for("> still here?")
+    assert "closed the connection" not in terminal.screen()
+    terminal.type("/quit")
+    terminal.press("Enter")
+    terminal.wait_for("EXIT=0")  # the flood scrolls the first prompt away: no count of two
+    for _ in range(100):  # the shell writes the snapshot right after EXIT=0
+        if after.exists() and after.read_text().strip():
+            break
+        threading.Event().wait(0.05)
+    assert before.read_text() == after.read_text(), "the client left the terminal changed"
