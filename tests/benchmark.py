@@ -1,20 +1,24 @@
-"""Benchmark: three designs of the same chat room, on equal terms.
+"""Benchmark: four designs of the same chat room, on equal terms.
 
     python tests/benchmark.py            # 10, 100 and 1,000 clients, medians of 5: minutes
-    python tests/benchmark.py --quick    # 10 and 100 clients, one repeat: about 15 s
+    python tests/benchmark.py --quick    # 10 and 100 clients, one repeat: about 30 s
 
 The designs, each run as a server in its own process on 127.0.0.1, with
-``--max-clients`` to spare:
+``--max-clients`` to spare (twice the clients: the last tenth is kept for new addresses):
 - threaded:  one thread per client, the package (``python -m chatroom.server``);
+- relay:     a thread per client for reading, and one relay thread that does
+  every send, a batch per reader and pass: the reference answer of challenge 8
+  (``python solutions/ch8_relay_server.py``; another file with --relay-server);
 - selectors: one thread, ``selectors`` and non-blocking sockets, the reference
-  answer of challenge 4 (``python solutions/ch4_selectors_server.py``; another
-  file with --selectors-server, and left out, saying so, while it is missing);
+  answer of challenge 5 (``python solutions/ch5_selectors_server.py``; another
+  file with --selectors-server);
 - asyncio:   one event loop, streams, ``await drain()`` (``tests/asyncio_chat.py``).
-All three behave the same on the wire (welcome, ``* NAME joined`` and ``* NAME
-left`` in rooms of up to 100, ``<NAME> text``, the commands), relay the chat
-lines of one read in one write to each reader, drop a reader with more than
-256 KiB waiting, and log every chat line to their stdout (here a temporary
-file), so the same work is in every figure.
+A design whose file is missing is left out, saying so. All four behave the
+same on the wire (welcome, ``* NAME joined`` and ``* NAME left`` in rooms of
+up to 100, ``<NAME> text``, the commands), relay the chat lines of one read
+in one write to each reader (relay: of one pass, which may hold many reads),
+drop a reader with more than 256 KiB waiting, and log every chat line to their
+stdout (here a temporary file), so the same work is in every figure.
 
 The load is this process: N clients, bound to source addresses 127.0.0.1 to
 127.0.0.200 in turn, all read with ``selectors``. S of them (1, then 5) also
@@ -30,7 +34,8 @@ all N - 1 others have it). For each N, S and design the table shows:
 Each repeat starts every design afresh, in turn (the first design rotates), so
 a slow minute of the shared machine does not land on one design; the table
 shows the median of the repeats and, in brackets, their range. Then come the
-ratios threaded / best other of the medians.
+ratios of the medians: each threaded design (threaded, relay) / the best
+single-threaded one (selectors, asyncio).
 
 Then, once per design and N:
 - a client that never reads: N clients, one more that never calls recv, and
@@ -67,7 +72,8 @@ from chatroom.measure import percentile  # noqa: E402
 
 SERVERS = {
     "threaded": ["-m", "chatroom.server"],
-    "selectors": [os.path.join("solutions", "ch4_selectors_server.py")],
+    "relay": [os.path.join("solutions", "ch8_relay_server.py")],
+    "selectors": [os.path.join("solutions", "ch5_selectors_server.py")],
     "asyncio": [os.path.join("tests", "asyncio_chat.py")],
 }
 SOURCE_ADDRESSES = 200  # clients bind to 127.0.0.1 ... 127.0.0.200 in turn
@@ -85,6 +91,7 @@ DROPPED = b"dropped: it stopped reading"  # what each server logs when it drops 
 SAMPLE_EVERY = 4       # the latency of every 4th line is measured
 SAMPLED = re.compile(rb"> M \w (\d+) ")
 SENDER_TAGS = [b" %s " % bytes([letter]) for letter in b"abcdefghijklmnopqrstuvwxyz"]
+THREADED = ("threaded", "relay")  # a thread per client; the others have one thread in all
 
 
 def resident_kib(pid):
@@ -357,7 +364,7 @@ class Session:
 
 def measure(kind, clients, senders_list, messages):
     """One repeat: a fresh server, N clients, a run for each number of senders."""
-    session = Session(kind, clients, clients + 100)
+    session = Session(kind, clients, 2 * clients + 100)  # past the reserve for new addresses
     try:
         session.settle()
         figures = {"kib": session.kib_per_client()}
@@ -383,7 +390,7 @@ def run_once(session, senders, messages):
 
 def never_reads(kind, clients, senders):
     """N clients, one more that never reads, and a flood until the server drops it."""
-    session = Session(kind, clients, clients + 100)
+    session = Session(kind, clients, 2 * clients + 100)  # past the reserve for new addresses
     try:
         stuck = connect(session.server.port, clients, receive_buffer=4096)
         session.extra.append(stuck)
@@ -403,7 +410,7 @@ def never_reads(kind, clients, senders):
 
 def join_storm(kind, clients):
     """Seconds from the first connect until a room of ``clients`` has settled."""
-    session = Session(kind, clients, clients + 100)
+    session = Session(kind, clients, 2 * clients + 100)  # past the reserve for new addresses
     try:
         connected = time.perf_counter() - session.started
         settled = session.room.settle(time.monotonic() + SETTLE_SECONDS)
@@ -470,23 +477,26 @@ def summarize(repeats, senders):
 
 
 def print_ratios(results, counts, senders_list):
-    """threaded / the best of the others, for deliveries/s and for CPU time per delivery."""
+    """Each threaded design / the best single-threaded one, for deliveries/s and for CPU
+    time per delivery."""
     print()
-    print("threaded / best other (medians): deliveries/s (above 1.00: threaded delivers more), "
-          "and CPU us/dlv (above 1.00: threaded uses more CPU per delivery)")
+    print("threaded design / best single-threaded one (medians): deliveries/s (above 1.00: the "
+          "threaded design delivers more), and CPU us/dlv (above 1.00: it uses more CPU per delivery)")
     for clients in counts:
         for senders in senders_list:
             rows = {kind: row for (n, s, kind), row in results.items()
                     if (n, s) == (clients, senders)}
-            if "threaded" not in rows or len(rows) < 2:
-                continue
             rate = {kind: statistics.median(row["rate"]) for kind, row in rows.items()}
             cpu = {kind: statistics.median(row["cpu_us"]) for kind, row in rows.items()}
-            others = [kind for kind in rows if kind != "threaded"]
+            others = [kind for kind in rows if kind not in THREADED]
+            if not others:
+                continue
             fastest, thriftiest = max(others, key=rate.get), min(others, key=cpu.get)
-            print(f"  {clients:>5} clients, {senders} sender(s): deliveries/s "
-                  f"{rate['threaded'] / rate[fastest]:.2f} (vs {fastest}), CPU per delivery "
-                  f"{cpu['threaded'] / cpu[thriftiest]:.2f} (vs {thriftiest})")
+            for kind in THREADED:
+                if kind in rows:
+                    print(f"  {clients:>5} clients, {senders} sender(s), {kind:<8}: deliveries/s "
+                          f"{rate[kind] / rate[fastest]:.2f} (vs {fastest}), CPU per delivery "
+                          f"{cpu[kind] / cpu[thriftiest]:.2f} (vs {thriftiest})")
 
 
 def never_reads_table(kinds, counts, senders):
@@ -534,11 +544,14 @@ def main(argv=None):
                         help="clients in the join storm (0: skip it)")
     parser.add_argument("--selectors-server", default=SERVERS["selectors"][0], metavar="FILE",
                         help="the selectors design to run (default: the reference answer)")
+    parser.add_argument("--relay-server", default=SERVERS["relay"][0], metavar="FILE",
+                        help="the relay design to run (default: the reference answer)")
     parser.add_argument("--quick", action="store_true",
                         help="10 and 100 clients, one repeat, fewer deliveries, "
                              "a join storm of 100")
     args = parser.parse_args(argv)
     SERVERS["selectors"] = [args.selectors_server]
+    SERVERS["relay"] = [args.relay_server]
     if args.quick:
         args.clients, args.repeat, args.deliveries, args.join_storm = "10,100", 1, 200_000, 100
     counts = [int(count) for count in args.clients.split(",")]

@@ -1,4 +1,4 @@
-"""Challenge 2: channels, the rooms within the chat room.
+"""Challenge 3: channels, the rooms within the chat room.
 
 One room for everyone gets noisy. Let people gather in channels, as on IRC:
 everyone starts in ``#lobby``, and a chat line reaches only the members of
@@ -46,9 +46,9 @@ every other command (/nick, /help, /quit, an unknown one) goes to
 ``super().command``.
 
 Run your chat room with it, and talk to it with two or three chat clients:
-    python exercises/ch2_channels.py [IP] [PORT]
+    python exercises/ch3_channels.py [IP] [PORT]
 Check it:
-    python tests/grade.py --student -k ch2
+    python tests/grade.py --student -k ch3
 """
 
 import collections
@@ -83,59 +83,16 @@ class ChannelServer(ChatServer):
         /join, /part, /channels and /who are handled here; any other command goes to
         ChatServer's.
         """
-        ### BEGIN SOLUTION
-        word, _, rest = line.partition(" ")
-        word, rest = word.lower(), rest.strip()
-        if word == "/join" and rest:
-            if CHANNEL.fullmatch(rest):
-                self.move(member, rest.lower())
-            else:
-                member.send_line(BAD_NAME)
-        elif word in ("/join", "/part"):
-            self.move(member, LOBBY)
-        elif word == "/channels":
-            self.list_channels(member)
-        elif word == "/who":
-            self.who(member)
-        else:
-            return super().command(member, line)
-        return True
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.command")
 
     def move(self, member, channel):
         """Put ``member`` in ``channel``, and tell it, its old channel and its new one."""
-        ### BEGIN SOLUTION
-        with self.channel_lock:
-            old = channel_of(member)
-            if old == channel:
-                member.send_line(f"* you are already in {channel}")
-                return
-            self.send_to(old, [f"* {member.name} left for {channel}"], member)
-            member.channel = channel
-            member.send_line(f"* you are now in {channel}")
-            self.send_to(channel, [f"* {member.name} joined {channel}"], member)
-        self.on_event(f"{member.name} moved from {old} to {channel}")
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.move")
 
     def broadcast_lines(self, texts, sender=None):
         """Send some lines to every member of ``sender``'s channel but ``sender``, in one
         send to each; to every member when there is no sender."""
-        ### BEGIN SOLUTION
-        # One lock for every member's channel, held while a relay picks its readers
-        # and sends, and while a move changes a channel and sends its notices. So
-        # each relay happens wholly before or wholly after each move: a member that
-        # moves gets its old channel's lines before its "* you are now in", none
-        # after, and its new channel's lines after it. Without the lock, bob's thread
-        # could see carol in #lobby, carol move and be told so, and bob's #lobby line
-        # then reach her in #games. The sender's own channel only changes in its own
-        # thread, which is here. Holding a lock while sending costs little: an outbox
-        # never waits. And each sender's lines still go out in order, one relay after
-        # the other, from its one thread.
-        if not texts:
-            return
-        with self.channel_lock:
-            self.send_to(channel_of(sender) if sender else None, texts, sender)
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.broadcast_lines")
 
     def send_to(self, channel, texts, sender=None):
         """Send ``texts`` to the members of ``channel`` (of every channel when it is
@@ -143,35 +100,15 @@ class ChannelServer(ChatServer):
 
         The caller holds ``channel_lock``.
         """
-        ### BEGIN SOLUTION
-        data = b"".join(encode_line(text) for text in texts)
-        for member in self.room.others(sender):
-            if channel is not None and channel_of(member) != channel:
-                continue
-            if not member.outbox.send(data):
-                member.hang_up()  # gone, or not reading: its own thread says goodbye
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.send_to")
 
     def who(self, member):
         """Tell ``member`` who is in its channel, as /who does for the room."""
-        ### BEGIN SOLUTION
-        with self.channel_lock:
-            mine = channel_of(member)
-            names = sorted(other.name for other in self.room.members() if channel_of(other) == mine)
-        for text in who_lines(names):
-            member.send_line(text)
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.who")
 
     def list_channels(self, member):
         """Tell ``member`` each channel that someone is in, and how many are in it."""
-        ### BEGIN SOLUTION
-        with self.channel_lock:
-            counts = collections.Counter(channel_of(other) for other in self.room.members())
-        member.send_line("* Channels:")
-        for channel in sorted(counts):
-            member.send_line(f"*   {channel}: {counts[channel]} here")
-        member.send_line("* End of channels.")
-        ### END SOLUTION
+        raise NotImplementedError("challenge 3: ChannelServer.list_channels")
 
 
 if __name__ == "__main__":

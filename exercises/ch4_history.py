@@ -1,4 +1,4 @@
-"""Challenge 3: the recent messages, for whoever comes in.
+"""Challenge 4: the recent messages, for whoever comes in.
 
 Someone who joins a chat room sees nothing of what was said before. Make
 the room remember its last 10 chat lines, and give them to each newcomer
@@ -28,15 +28,17 @@ Two things make this harder than it looks.
   line a newcomer gets. Think about where the lock must be held, and say
   why in a comment.
 
-``ChatServer._admit`` sends the welcome, adds the member to the room, and
-starts its thread; ``ChatServer.broadcast_lines`` relays the lines of
-every member (chat lines and notices alike) through the members' outboxes,
-which never wait.
+Override two public hooks of ``ChatServer``, and call them through
+``super()``: ``admit`` (it starts the newcomer's thread, sends the welcome
+and adds the member to the room; that thread then announces the arrival
+through ``broadcast_lines``) and ``broadcast_lines`` (it relays the lines of
+every member, chat lines and notices alike, through the members' outboxes,
+which never wait).
 
 Run your chat room with it:
-    python exercises/ch3_history.py [IP] [PORT]
+    python exercises/ch4_history.py [IP] [PORT]
 Check it:
-    python tests/grade.py --student -k ch3
+    python tests/grade.py --student -k ch4
 """
 
 import collections
@@ -61,18 +63,18 @@ class HistoryServer(ChatServer):
     def broadcast_lines(self, texts, sender=None):
         """Send some lines to every member except ``sender``, as ChatServer does,
         and keep the chat lines among them (not the "* " notices) in ``recent``."""
-        raise NotImplementedError("challenge 3: HistoryServer.broadcast_lines")
+        raise NotImplementedError("challenge 4: HistoryServer.broadcast_lines")
 
-    def _admit(self, member):
+    def admit(self, member):
         """Let a newcomer in as ChatServer does, then send it the recent messages."""
-        raise NotImplementedError("challenge 3: HistoryServer._admit")
+        raise NotImplementedError("challenge 4: HistoryServer.admit")
 
     def send_recent(self, member):
         """Send ``member`` the recent messages between their two notices, if there are any.
 
         The caller holds ``recent_lock``.
         """
-        raise NotImplementedError("challenge 3: HistoryServer.send_recent")
+        raise NotImplementedError("challenge 4: HistoryServer.send_recent")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Challenge 1: private messages and actions.
+"""Challenge 6: private messages and actions.
 
 Teach your chat room two new commands. No lesson shows how: the chat server
 already sends every line that starts with "/" to ``ChatServer.command``, so
@@ -33,9 +33,9 @@ removed) before ``command`` sees it, so a whisper is as safe to show as
 any other line.
 
 Run your chat room with it, and talk to it with the chat client:
-    python exercises/ch1_private_messages.py [IP] [PORT]
+    python exercises/ch6_private_messages.py [IP] [PORT]
 Check it:
-    python tests/grade.py --student -k ch1
+    python tests/grade.py --student -k ch6
 """
 
 import sys
@@ -51,22 +51,58 @@ class PrivateMessagesServer(ChatServer):
 
         /msg and /me are handled here; any other command goes to ChatServer's.
         """
-        raise NotImplementedError("challenge 1: PrivateMessagesServer.command")
+        ### BEGIN SOLUTION
+        word, _, rest = line.partition(" ")
+        word = word.lower()
+        if word == "/msg":
+            self.whisper(member, rest)
+        elif word == "/me":
+            self.act(member, rest.strip())
+        else:
+            return super().command(member, line)
+        return True
+        ### END SOLUTION
 
     def whisper(self, member, argument):
         """Send ``argument``'s text to the member it names, or tell ``member`` why not.
 
         ``argument`` is what follows "/msg ": a name, then the text.
         """
-        raise NotImplementedError("challenge 1: PrivateMessagesServer.whisper")
+        ### BEGIN SOLUTION
+        name, _, text = argument.strip().partition(" ")
+        text = text.strip()
+        if not name or not text:
+            member.send_line("* usage: /msg NAME text")
+            return
+        target = self.find(name)
+        if target is None:
+            member.send_line(f"* no one here is called {name}")
+            return
+        if not target.send_line(f"* {member.name} whispers: {text}"):
+            target.hang_up()  # not keeping up: its own thread says goodbye, as in a broadcast
+        # The log shows that a whisper went, never what it said.
+        self.on_event(f"{member.name} whispered to {target.name}")
+        ### END SOLUTION
 
     def find(self, name):
         """The member called ``name``, ignoring case, or None."""
-        raise NotImplementedError("challenge 1: PrivateMessagesServer.find")
+        ### BEGIN SOLUTION
+        wanted = name.lower()
+        for other in self.room.members():
+            if other.name.lower() == wanted:
+                return other
+        return None
+        ### END SOLUTION
 
     def act(self, member, text):
         """Tell everyone else ``* NAME text``; or tell ``member`` how to use /me."""
-        raise NotImplementedError("challenge 1: PrivateMessagesServer.act")
+        ### BEGIN SOLUTION
+        if not text:
+            member.send_line("* usage: /me text")
+            return
+        self.on_event(f"* {member.name} {text}")
+        self.broadcast(f"* {member.name} {text}", member)
+        ### END SOLUTION
 
 
 if __name__ == "__main__":

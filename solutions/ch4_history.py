@@ -1,4 +1,4 @@
-"""Challenge 3: the recent messages, for whoever comes in.
+"""Challenge 4: the recent messages, for whoever comes in.
 
 Someone who joins a chat room sees nothing of what was said before. Make
 the room remember its last 10 chat lines, and give them to each newcomer
@@ -28,15 +28,17 @@ Two things make this harder than it looks.
   line a newcomer gets. Think about where the lock must be held, and say
   why in a comment.
 
-``ChatServer._admit`` sends the welcome, adds the member to the room, and
-starts its thread; ``ChatServer.broadcast_lines`` relays the lines of
-every member (chat lines and notices alike) through the members' outboxes,
-which never wait.
+Override two public hooks of ``ChatServer``, and call them through
+``super()``: ``admit`` (it starts the newcomer's thread, sends the welcome
+and adds the member to the room; that thread then announces the arrival
+through ``broadcast_lines``) and ``broadcast_lines`` (it relays the lines of
+every member, chat lines and notices alike, through the members' outboxes,
+which never wait).
 
 Run your chat room with it:
-    python exercises/ch3_history.py [IP] [PORT]
+    python exercises/ch4_history.py [IP] [PORT]
 Check it:
-    python tests/grade.py --student -k ch3
+    python tests/grade.py --student -k ch4
 """
 
 import collections
@@ -62,14 +64,14 @@ class HistoryServer(ChatServer):
         """Send some lines to every member except ``sender``, as ChatServer does,
         and keep the chat lines among them (not the "* " notices) in ``recent``."""
         ### BEGIN SOLUTION
-        # Adding and relaying under one lock: no one joins between the two (see _admit).
+        # Adding and relaying under one lock: no one joins between the two (see admit).
         # Holding it while sending costs little, since an outbox never waits.
         with self.recent_lock:
             self.recent.extend(text for text in texts if not text.startswith("* "))
             super().broadcast_lines(texts, sender)
         ### END SOLUTION
 
-    def _admit(self, member):
+    def admit(self, member):
         """Let a newcomer in as ChatServer does, then send it the recent messages."""
         ### BEGIN SOLUTION
         # The race: another member's thread relays a line while this newcomer joins.
@@ -77,11 +79,11 @@ class HistoryServer(ChatServer):
         # broadcast_lines runs either wholly before (the line is in the history, and
         # the newcomer, not yet in the room, does not get it live) or wholly after
         # (the newcomer gets it live, after the history, which does not hold it).
-        # Never both, never neither. The welcome stays first: super()._admit sends
+        # Never both, never neither. The welcome stays first: super().admit sends
         # it before the join, and the newcomer's own thread, started in there, first
         # announces it through broadcast_lines, which waits for this lock.
         with self.recent_lock:
-            super()._admit(member)
+            super().admit(member)
             if member in self.room.members():  # not turned away by a full room
                 self.send_recent(member)
         ### END SOLUTION
