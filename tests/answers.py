@@ -91,7 +91,7 @@ def package_stub(module):
 
 
 def challenge_stub(challenge):
-    """The stub maker for ``solutions/<challenge>.py``, such as ch1_private_messages."""
+    """The stub maker for ``solutions/<challenge>.py``, such as ch6_private_messages."""
     number = re.match(r"ch(\d+)_", challenge).group(1)
     return lambda name, indent: [
         f'{indent}raise NotImplementedError("challenge {number}: {name or "this part"}")']

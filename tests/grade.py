@@ -2,6 +2,8 @@
 
     python tests/grade.py --student [COPY] [-k ex05]   # COPY defaults to this copy of the kit
     python tests/grade.py CLASS --out DIR               # CLASS: one copy of the kit per student
+    python tests/grade.py CLASS --out DIR --only NAME   # regrade one student of DIR
+    python tests/grade.py CLASS --out DIR --roster roster.csv --lms canvas   # or moodle
     python tests/grade.py --gradescope FILE.zip         # a Gradescope autograder
 
 A student's work is their copy of the kit: the exercises are pieces of its
@@ -13,27 +15,27 @@ Every test of tests/grading/test_*.py (public: they ship in the students'
 copy) and tests/grading/hidden/ (only here and in the Gradescope bundle) has
 its points; a copy earns the points of the tests it passes.
 
-A student sees points per exercise, what the public checks cover, and for
-each test that did not pass, a message written for them. An instructor gets
-DIR/grades.csv (student, one column per exercise, total, max, status),
-DIR/<student>.json (every test: name, points, max, status, message,
-visibility) and DIR/histogram.png, written by this process alone, once
-every student process has ended.
+A student sees the walls their code ran behind, points per exercise, what the
+public checks cover, and for each test that did not pass, a message written
+for them. For a class (a folder of copies or zips, found as tests/submissions.py
+says), an instructor gets the reports of tests/reports.py in DIR, written by
+this process alone, once every student process has ended.
 """
 
 import argparse
 import ast
-import csv
-import json
 import os
 import queue
 import re
 import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import judge
+import submissions
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADING = ROOT / "tests" / "grading"
@@ -81,8 +83,10 @@ def _points(function):
     raise ValueError(f"{function.name} has no @pytest.mark.points(n)")
 
 
-def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None, hidden=()):
-    """{folder: {exercise: results}} for every folder, several students at once.
+def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None, hidden=(),
+                  progress=None):
+    """{folder: {exercise: results}} for every folder, several students at once;
+    ``progress(done)`` is called as each student is done.
 
     Each job has a slot, and on Linux as root a user of its own for its sandboxes,
     so that no two students' code ever runs as the same user at the same time.
@@ -106,7 +110,13 @@ def grade_folders(folders, exercises, per_request=PER_REQUEST_SECONDS, jobs=None
 
     try:
         with judge.isolation.OutOfSight(hidden), ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
-            return dict(zip(folders, pool.map(grade_one, folders)))
+            running = {pool.submit(grade_one, folder): folder for folder in folders}
+            graded = {}
+            for done, finished in enumerate(as_completed(running), 1):
+                graded[running[finished]] = finished.result()
+                if progress:
+                    progress(done)
+            return {folder: graded[folder] for folder in folders}
     finally:
         if claimed:
             claimed.release()
@@ -133,7 +143,17 @@ def exercise_note(results):
         return "crashed Python"
     if any(message.startswith("the code calls sys.exit()") for message in messages):
         return "calls sys.exit()"
-    return None
+    missed = [result for result in results if result["status"] != "passed"]
+    if not missed:
+        return None
+    needs = sorted({found.group(1) for result in missed
+                    for found in [re.match(r"needs (.+?) first", result["message"])] if found})
+    if needs and all(result["message"].startswith("needs ") or result["status"] == "not attempted"
+                     for result in missed):
+        return f"needs {' and '.join(needs)} first"
+    counts = Counter(result["status"] for result in missed)
+    return (f"{len(missed)} of {len(results)} tests not passed ("
+            + ", ".join(f"{count} {status}" for status, count in counts.items()) + ")")
 
 
 def summary(graded_exercises):
@@ -148,10 +168,15 @@ def summary(graded_exercises):
 
 # -- one student --------------------------------------------------------------
 
-def report(folder, graded_exercises, out=sys.stdout):
-    """Print points per exercise and, for each test that did not pass, why."""
+def walls_in_short(level):
+    """The walls in a few words, for the student's first line (isolation.describe says more)."""
+    return ": ".join(judge.isolation.describe(level).split(": ")[:2])
+
+
+def report(folder, graded_exercises, walls, out=sys.stdout):
+    """Print the walls, points per exercise and, for each test that did not pass, why."""
     points, total, most, _ = summary(graded_exercises)
-    print(f"Grading {shown(folder)}\n", file=out)
+    print(f"Grading {shown(folder)} ({walls_in_short(walls)})\n", file=out)
     for exercise, results in graded_exercises.items():
         if any(result["status"] == "grader" for result in results):
             print(f"{exercise:<26}   ? / {sum(r['max'] for r in results)}\n    "
@@ -198,58 +223,93 @@ def shown(path):
         return str(path)
 
 
+def find_copy(folder):
+    """The copy of the kit in ``folder``, or found below it (tests/submissions.py)."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    copies = submissions.find_copies(folder)
+    if not copies:
+        raise UsageError(f"{folder} is not a copy of the kit: it has no chatroom/ folder")
+    copy, note = submissions.choose(copies, folder)
+    if note:
+        print(note, file=sys.stderr)  # say where we looked
+    return copy
+
+
 # -- a class ------------------------------------------------------------------
 
-def write_class_reports(graded, exercises, out_dir):
-    """grades.csv, one JSON file per student, and histogram.png, in ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    totals = []
-    with open(out_dir / "grades.csv", "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["student", *exercises, "total", "max", "status"])
-        for folder, graded_exercises in graded.items():
-            points, total, most, status = summary(graded_exercises)
-            writer.writerow([folder.name, *(points[exercise] for exercise in exercises),
-                             total, most, status])
-            totals.append(total)
-            tests = [{"exercise": exercise, **{key: result[key] for key in
-                                               ("name", "points", "max", "status", "message",
-                                                "visibility")}}
-                     for exercise, results in graded_exercises.items() for result in results]
-            record = {"student": folder.name, "total": total, "max": most, "status": status,
-                      "tests": tests}
-            (out_dir / f"{folder.name}.json").write_text(json.dumps(record, indent=2) + "\n",
-                                                         encoding="utf-8")
-    draw_histogram(totals, most, out_dir / "histogram.png")
+def student_record(name, graded_exercises, walls, found, is_copy=True):
+    """What grade.py writes of one student (DIR/<student>.json), every report's source."""
+    _, total, most, status = summary(graded_exercises)
+    if not is_copy:  # every piece is missing: say why first
+        status = f"no copy of the kit: {found}"
+    tests = [{"exercise": exercise, **{key: result[key] for key in
+                                       ("name", "points", "max", "status", "message", "visibility")}}
+             for exercise, results in graded_exercises.items() for result in results]
+    return {"student": name, "total": total, "max": most, "status": status, "walls": walls,
+            "found": found, "tests": tests}
 
 
-def plotting():
-    """matplotlib's pyplot, or None. Class grading loads it before any student's code runs:
-    after that, the grader imports nothing that a sandbox might have written."""
+def progress_line(total, started, out=sys.stderr):
+    """A function that says, as each student is done, how many are and how long is left."""
+    def show(done):
+        line = f"Graded {done}/{total} {'student' if total == 1 else 'students'}"
+        if done < total:
+            left = (time.monotonic() - started) / done * (total - done)
+            line += f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"
+        print(line, file=out, flush=True)
+    return show
+
+
+def grade_class(args, exercises):
+    """Grade every student of args.submissions (or args.only) into args.out; the exit code."""
+    import reports  # beside this file
+    if args.out.resolve() == args.submissions.resolve():
+        raise UsageError("--out must be another folder than the class's")
+    try:  # a roster or an --out it cannot use: said before any grading, not after
+        if args.lms:
+            reports.read_roster(args.roster)
+        if args.only is not None:
+            reports.load_records(args.out)
+    except reports.ReportError as problem:
+        raise UsageError(str(problem)) from None
+    entries = submissions.students(args.submissions, leave_out=[args.out])
+    if not entries:
+        raise UsageError(f"{args.submissions} holds no student folders (one folder or zip per student)")
+    if args.only is not None:
+        if args.only not in entries:
+            raise UsageError(f"{args.only!r} is not a student of {args.submissions}: "
+                             f"they are {', '.join(list(entries)[:10])}")
+        entries = {args.only: entries[args.only]}
+    walls = judge.isolation.walls()
+    print(judge.isolation.describe(walls), flush=True)
+    started = time.monotonic()
+    reports.plotting()  # now, before any student's code has run
+    with tempfile.TemporaryDirectory(prefix="grade-class-") as scratch:
+        located = {}
+        for number, (name, entry) in enumerate(entries.items()):
+            place = Path(scratch) / str(number)
+            place.mkdir()
+            located[name] = submissions.locate(entry, place)
+            if located[name][1]:
+                print(f"{name}: {located[name][1]}", file=sys.stderr)
+        hidden = [ROOT, args.submissions.resolve(), args.out.resolve(), Path(scratch)]
+        graded = grade_folders([copy for copy, _, _ in located.values()], exercises, args.timeout,
+                               args.jobs, hidden, progress_line(len(located), started))
+    records = [student_record(name, graded[copy], walls, found, is_copy)
+               for name, (copy, found, is_copy) in located.items()]
     try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot
-    return matplotlib.pyplot
-
-
-def draw_histogram(totals, most, path):
-    plt = plotting()
-    if plt is None:
-        print("note: no histogram, as matplotlib is not installed "
-              "(pip install -r requirements.txt)", file=sys.stderr)
-        return
-    figure, axes = plt.subplots(figsize=(6, 3.5))
-    bins = range(0, most + 2) if most <= 60 else 30
-    axes.hist(totals, bins=bins, align="left", rwidth=0.9, range=(0, most + 1))
-    axes.set_xlabel(f"total points (out of {most})")
-    axes.set_ylabel("students")
-    axes.set_title(f"Class totals, {len(totals)} students")
-    figure.tight_layout()
-    figure.savefig(path, format="png", dpi=100)
-    plt.close(figure)
+        left_out = reports.write_class(args.out, records, exercises, walls, args.only is not None,
+                                       args.roster, args.lms, args.assignment)
+    except reports.ReportError as problem:
+        raise UsageError(str(problem)) from None
+    count = f"{len(records)} {'student' if len(records) == 1 else 'students'}"
+    print(f"Graded {count} in {time.monotonic() - started:.0f} s into {args.out}: grades.csv, "
+          "a JSON file per student, feedback/, exercises.csv, histogram.png, exercises.png"
+          + (f", {args.lms}.csv" if args.lms else ""))
+    if left_out:
+        print(left_out)
+    return 0
 
 
 # -- the command line ---------------------------------------------------------
@@ -259,17 +319,29 @@ def parse_arguments(argv):
         prog="python tests/grade.py",
         description="Grade the exercises: for one student (--student) or a class (SUBMISSIONS --out DIR).")
     parser.add_argument("submissions", nargs="?", type=Path,
-                        help="a folder with one copy of the kit per student, named after the student")
-    parser.add_argument("--out", type=Path, help="where to write grades.csv, the JSON files and histogram.png")
+                        help="a folder with one copy of the kit per student (a folder or a .zip), "
+                             "named after the student")
+    parser.add_argument("--out", type=Path, help="where to write grades.csv and the other reports")
     parser.add_argument("--student", nargs="?", type=Path, const=ROOT, metavar="COPY",
                         help="grade one copy of the kit and show why each test failed (default: this one)")
     parser.add_argument("-k", dest="pattern", default="", metavar="EXERCISE",
                         help="grade only the exercises whose name contains this, e.g. ex05 or ch2")
+    parser.add_argument("--only", metavar="NAME",
+                        help="regrade only this student of SUBMISSIONS into the existing --out")
+    parser.add_argument("--roster", type=Path, metavar="FILE.csv",
+                        help="folder names to LMS ids: columns folder, name, id, sis_user_id, "
+                             "sis_login_id, section, email, idnumber, username (any of them)")
+    parser.add_argument("--lms", choices=("canvas", "moodle"),
+                        help="also write DIR/canvas.csv or DIR/moodle.csv to import (needs --roster)")
+    parser.add_argument("--assignment", default="Chat room", metavar="NAME",
+                        help="the gradebook's column for the total (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=PER_REQUEST_SECONDS, metavar="SECONDS",
                         help=f"time limit for each call into a student's code "
                              f"(default {PER_REQUEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="students graded at once (default: twice the number of CPUs)")
+    parser.add_argument("--hint", type=int, metavar="N",
+                        help="show hint N (1, 2, 3) for the exercise chosen with -k, instead of grading")
     parser.add_argument("--gradescope", type=Path, metavar="FILE.zip",
                         help="write a Gradescope autograder (public and hidden tests) to FILE.zip")
     parser.add_argument("--gradescope-run", nargs=2, type=Path, metavar=("SUBMISSION", "RESULTS"),
@@ -283,55 +355,59 @@ def parse_arguments(argv):
         raise UsageError("give either --student [FOLDER] or SUBMISSIONS --out DIR, not both")
     if args.submissions is not None and args.out is None:
         raise UsageError("grading a class needs --out DIR, where the reports go")
+    if args.submissions is not None and not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a folder")
     if args.timeout <= 0 or (args.jobs is not None and args.jobs < 1):
         raise UsageError("--timeout and --jobs must be positive")
+    if args.lms and args.roster is None:
+        raise UsageError("--lms needs --roster FILE.csv, which maps folder names to the LMS's ids")
+    if args.only is not None and args.pattern:
+        raise UsageError("--only regrades every exercise of DIR/grades.csv: leave out -k")
     return args
 
 
-def chosen_exercises(pattern):
+def chosen_exercises(args):
+    """The exercises to grade: those matching -k, or with --only those of DIR/grades.csv."""
     names = list(catalog())
-    chosen = [name for name in names if pattern in name]
+    if args.submissions is not None and args.only is not None:
+        import reports
+        if not (args.out / "grades.csv").is_file():
+            raise UsageError(f"--only regrades one student into a class graded before, but "
+                             f"{args.out} holds no grades.csv")
+        columns = reports.graded_columns(args.out)
+        unknown = [name for name in columns if name not in names]
+        if unknown:
+            raise UsageError(f"{args.out}/grades.csv has exercises this kit no longer has "
+                             f"({', '.join(unknown)}): grade the whole class again")
+        return columns
+    chosen = [name for name in names if args.pattern in name]
     if not chosen:
-        raise UsageError(f"no exercise matches {pattern!r}; the exercises are {', '.join(names)}")
+        raise UsageError(f"no exercise matches {args.pattern!r}; the exercises are {', '.join(names)}")
     return chosen
 
 
-def find_copy(folder):
-    """The copy of the kit in ``folder``, or in the one folder below it that holds it."""
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder")
-    if (folder / "chatroom").is_dir():
-        return folder
-    inside = [path.parent for path in folder.glob("*/chatroom") if path.is_dir()]
-    inside += [path.parent for path in folder.glob("*/*/chatroom") if path.is_dir()]
-    if len(inside) == 1:
-        print(f"found the copy inside {shown(inside[0])}/", file=sys.stderr)  # say where we looked
-        return inside[0]
-    raise UsageError(f"{folder} is not a copy of the kit: it has no chatroom/ folder")
-
-
-def copy_in(folder):
-    """A student's copy: ``folder`` itself, or the one copy nested inside it."""
+def show_hint(pattern, number):
+    """Print hint ``number`` of the one exercise that -k chose (tests/grading/hints.py)."""
+    import hints  # in tests/grading, which judge puts on the path
+    if not pattern:
+        raise UsageError("--hint needs the exercise: add -k ex06, for example")
+    chosen = [name for name in catalog() if pattern in name]
+    if len(chosen) != 1:
+        raise UsageError(f"--hint is for one exercise, and -k {pattern!r} chooses "
+                         f"{', '.join(chosen) or 'none'}: say -k ex06, for example")
     try:
-        return find_copy(folder)
-    except UsageError:
-        return folder  # graded as it is: every piece is missing, and the row says so
-
-
-def student_folders(submissions):
-    if not submissions.is_dir():
-        raise UsageError(f"{submissions} is not a folder")
-    folders = sorted(path for path in submissions.iterdir()
-                     if path.is_dir() and not path.name.startswith((".", "_")))
-    if not folders:
-        raise UsageError(f"{submissions} holds no student folders (one folder per student)")
-    return folders
+        print("\n".join(hints.show(chosen[0], number)))
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    return 0
 
 
 def main(argv=None):
     try:
         args = parse_arguments(argv)
-        exercises = chosen_exercises(args.pattern)
+        if args.hint is not None:
+            return show_hint(args.pattern, args.hint)
+        exercises = chosen_exercises(args)
         if args.gradescope or args.gradescope_run:
             import gradescope  # the instructor's tool: the students' copy has no need of it
         if args.gradescope:
@@ -346,21 +422,9 @@ def main(argv=None):
         if args.student is not None:
             copy = find_copy(args.student)
             graded = grade_folders([copy], exercises, args.timeout, args.jobs, [ROOT])
-            total, most = report(copy, graded[copy])
+            total, most = report(copy, graded[copy], judge.isolation.walls())
             return 0 if total == most else 1
-        folders = student_folders(args.submissions)
-        if args.out.resolve() in [folder.resolve() for folder in folders]:
-            raise UsageError("--out must not be one of the students' folders")
-        started = time.monotonic()
-        plotting()  # now, before any student's code has run
-        copies = {folder: copy_in(folder) for folder in folders}
-        hidden = [ROOT, args.submissions.resolve(), args.out.resolve()]
-        graded = grade_folders(list(copies.values()), exercises, args.timeout, args.jobs, hidden)
-        graded = {folder: graded[copies[folder]] for folder in folders}
-        write_class_reports(graded, exercises, args.out)
-        print(f"Graded {len(folders)} students in {time.monotonic() - started:.0f} s: "
-              f"{args.out / 'grades.csv'}, one JSON file per student, {args.out / 'histogram.png'}")
-        return 0
+        return grade_class(args, exercises)
     except UsageError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

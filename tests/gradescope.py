@@ -22,15 +22,26 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from judge import NEEDS, isolation
+
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the image the submissions are graded in.
+# It installs, saying so as it goes:
+#   with apt-get: python3 (3.9 or newer) and python3-pip, the image's own; util-linux, whose
+#                 unshare and setpriv raise the sandbox's walls
+#   with pip:     {needs}, the judge's only needs, pinned
 set -euo pipefail
+echo "setup.sh: apt-get install python3 python3-pip util-linux"
 apt-get update -qq
 apt-get install -y -qq python3 python3-pip util-linux >/dev/null
-python3 -m pip install --quiet pytest pytest-timeout \\
-  || python3 -m pip install --quiet --break-system-packages pytest pytest-timeout
-"""
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else
+    "setup.sh: the grader needs Python 3.9 or newer; this image has " + sys.version.split()[0])'
+echo "setup.sh: pip install {needs}"
+python3 -m pip install --quiet {needs} \\
+  || python3 -m pip install --quiet --break-system-packages {needs}
+echo "setup.sh: installed $(python3 --version), $(python3 -m pytest --version 2>&1 | head -1)"
+""".format(needs=" ".join(NEEDS))
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. AUTOGRADER_ROOT and PYTHON exist for testing it elsewhere.
 set -u
@@ -50,7 +61,8 @@ def write_bundle(target):
         files = {"setup.sh": SETUP, "run_autograder": RUN}
         for path in sorted((ROOT / "tests" / "grading").rglob("*.py")) + [
                 ROOT / "tests" / "grading" / "pytest.ini", ROOT / "tests" / "grade.py",
-                ROOT / "tests" / "judge.py", ROOT / "tests" / "gradescope.py"]:
+                ROOT / "tests" / "judge.py", ROOT / "tests" / "gradescope.py",
+                ROOT / "tests" / "submissions.py", ROOT / "tests" / "reports.py"]:
             if "__pycache__" not in path.parts:
                 files[path.relative_to(ROOT).as_posix()] = path.read_text(encoding="utf-8")
         for path in sorted(blank.rglob("*")):
@@ -89,8 +101,9 @@ def assemble(submission, base, target, find_copy):
     return f"graded the blank kit with your files: {', '.join(used) or 'none of them matched'}"
 
 
-def results_json(graded_exercises, note):
-    """Gradescope's results.json for one student."""
+def results_json(graded_exercises, note, walls):
+    """Gradescope's results.json for one student: its top-level output says where the copy
+    was found and which walls the code ran behind."""
     tests, total = [], 0
     for exercise, results in graded_exercises.items():
         for result in results:
@@ -100,7 +113,11 @@ def results_json(graded_exercises, note):
                           "max_score": result["max"], "output": status,
                           "visibility": ("after_published" if result["visibility"] == "hidden"
                                          else "visible")})
-    return {"score": total, "output": note, "tests": tests, "stdout_visibility": "hidden"}
+    output = f"{note}\n{isolation.describe(walls)}"
+    if any(result["status"] == "grader" for results in graded_exercises.values() for result in results):
+        output = ("The grader could not run some checks (not your fault): they show 0 until your "
+                  f"instructor runs the autograder again.\n{output}")
+    return {"score": total, "output": output, "tests": tests, "stdout_visibility": "hidden"}
 
 
 def run(submission, results_path, grade_folders, exercises, find_copy):
@@ -112,5 +129,6 @@ def run(submission, results_path, grade_folders, exercises, find_copy):
         graded = grade_folders([copy], exercises, hidden=[ROOT, Path(submission).resolve()])[copy]
     results_path = Path(results_path)
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(results_json(graded, note), indent=2) + "\n", encoding="utf-8")
+    results_path.write_text(json.dumps(results_json(graded, note, isolation.walls()), indent=2) + "\n",
+                            encoding="utf-8")
     return graded

@@ -32,16 +32,44 @@ sys.path.insert(0, str(GRADING))
 import isolation  # noqa: E402
 
 STARTUP_SECONDS = 30.0  # for pytest itself, on a busy machine
+# What the judge needs besides Python 3.9+, pinned for the places that install it for us
+# (Gradescope's setup.sh, the students' GitHub workflow): versions that support Python 3.9.
+NEEDS = ("pytest==8.4.2", "pytest-timeout==2.4.0")
 SURVIVORS = "grader: processes of the student's code could not all be ended"
 STATUSES = {"passed", "failed", "not attempted", "error", "timeout", "limit", "grader"}
 
 
 def test_files(exercises, catalog):
-    """The grading test files of ``exercises``, public and hidden."""
+    """The grading test files of ``exercises``, each exercise's public file before its hidden
+    one: after a timeout, the exercise's other tests are skipped (tests/grading/conftest.py),
+    and the test that timed out is then one the student can read."""
     files = []
     for exercise in exercises:
-        files += sorted({path for _, _, _, path in catalog[exercise]})
+        files += sorted({path for _, _, _, path in catalog[exercise]},
+                        key=lambda path: (path.parent.name == "hidden", path.name))
     return files
+
+
+def walls_hold(copy, slot, hidden, runner_home):
+    """None when a sandbox of this slot starts behind this machine's walls now; else why not.
+
+    A wall that cannot be raised (a namespace, a mount, the sandbox's user) is the
+    grader's fault: the student's tests are then not run, and every one says so,
+    rather than count as the student's failure.
+    """
+    jail = isolation.Jail(slot, hidden, runner_home)
+    for attempt in range(2):  # once more, for a passing fault
+        try:
+            done = subprocess.run(jail.walled([jail.python(), "-I", "-c", "pass"]), cwd=copy,
+                                  capture_output=True, text=True, errors="replace",
+                                  stdin=subprocess.DEVNULL, timeout=STARTUP_SECONDS)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as problem:
+            why = str(problem)
+            continue
+        if done.returncode == 0:
+            return None
+        why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1][:200]
+    return f"the sandbox's walls could not be raised: {why}"
 
 
 def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
@@ -52,14 +80,19 @@ def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
     runner_home = None
     try:
         graded = isolation.private_copy(copy, scratch, jail.uid)
+        fault = None
         if jail.uid is not None:
             runner_home = isolation.install_runner(GRADING / "runner.py")
+            fault = walls_hold(graded, slot, hidden, runner_home)
         results = private / "results.jsonl"
         tests = sum(len(catalog[exercise]) for exercise in exercises)
         limit = STARTUP_SECONDS + per_request * 2 * (tests + 1)
-        ended = run_tests(graded, results, test_files(exercises, catalog), slot, hidden,
-                          per_request, limit, jail, runner_home)
-        recorded = {} if ended == SURVIVORS else read_results(results, catalog, exercises)
+        if fault:
+            ended, recorded = f"grader: {fault}", {}
+        else:
+            ended = run_tests(graded, results, test_files(exercises, catalog), slot, hidden,
+                              per_request, limit, jail, runner_home)
+            recorded = {} if ended == SURVIVORS else read_results(results, catalog, exercises)
     except OSError as problem:  # our own set-up failed: never the student's fault
         ended, recorded = f"grader: {problem}", {}
     finally:

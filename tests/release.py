@@ -30,22 +30,69 @@ from answers import BEGIN, END, ROOT, lesson_stub, replace_answers, stubbed
 STUDENTS_README = ROOT / "tests" / "students_readme.md"
 PUBLIC_TESTS = ROOT / "tests" / "grading"
 NOT_SHIPPED = {"hidden", "__pycache__", ".pytest_cache"}
-CLASSROOM_WORKFLOW = """# GitHub Classroom: every push runs the public checks of this copy, as
-# `python tests/grade.py --student` does on your machine. The log shows your points.
-name: Check my progress
-on: [push, workflow_dispatch]
+CLASSROOM_HEAD = """# GitHub Classroom: every push runs the public checks of this copy, one step per exercise
+# and per challenge, as `python tests/grade.py --student -k NAME` does on your machine. A
+# step earns its points when every public check of that exercise passes (its exit code is 0).
+# The reporter sends the points to Classroom (a notice "Points X/Y"). It marks its own step
+# failed while some exercise is unfinished; continue-on-error keeps such a push green, since
+# work in progress is not a failure. Written by tests/release.py: do not edit by hand.
+name: Autograding Tests
+"on": [push, workflow_dispatch, repository_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
 jobs:
-  check:
+  run-autograding-tests:
     runs-on: ubuntu-latest
-    timeout-minutes: 15
+    if: github.actor != 'github-classroom[bot]'
+    timeout-minutes: {job_minutes}
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
+      - uses: actions/checkout@v5
+      - uses: actions/setup-python@v6
         with:
-          python-version: "3.11"
-      - run: python -m pip install pytest pytest-timeout
-      - run: python tests/grade.py --student
+          python-version: "3.12"
+      - name: Install the grader's needs
+        run: python -m pip install {needs}
 """
+CLASSROOM_STEP = """      - name: {exercise}
+        id: {exercise}
+        uses: classroom-resources/autograding-command-grader@v1
+        with:
+          test-name: {exercise}
+          command: python tests/grade.py --student -k {exercise}
+          timeout: {minutes}
+          max-score: {points}
+"""
+CLASSROOM_REPORTER = """      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        continue-on-error: true
+        env:
+{env}        with:
+          runners: {runners}
+"""
+STEP_MINUTES = 5  # one exercise's checks take seconds; a hanging piece costs one deadline
+JOB_MINUTES = 30  # the whole check takes a minute or two: GitHub's minutes are the students'
+
+
+def classroom_workflow(catalog):
+    """.github/workflows/classroom.yml: one grader step per exercise and per challenge of
+    ``catalog`` (grade.catalog()), each worth its public checks' points, then the reporter.
+
+    Classroom reads the scores of a workflow named "Autograding Tests" whose one job is
+    "run-autograding-tests" (classroom-resources/autograding-grading-reporter's README).
+    """
+    from judge import NEEDS  # beside this file
+    steps = [CLASSROOM_STEP.format(exercise=exercise, minutes=STEP_MINUTES,
+                                   points=sum(points for _, points, visibility, _ in tests
+                                              if visibility == "public"))
+             for exercise, tests in catalog.items()]
+    env = "".join(f'          {exercise.upper()}_RESULTS: "${{{{steps.{exercise}.outputs.result}}}}"\n'
+                  for exercise in catalog)
+    return (CLASSROOM_HEAD.format(job_minutes=JOB_MINUTES, needs=" ".join(NEEDS))
+            + "".join(steps) + CLASSROOM_REPORTER.format(env=env, runners=",".join(catalog)))
+
+
 STUDENTS_PYTEST = """[tool.pytest.ini_options]
 # In the students' copy, `python -m pytest` runs the public checks of every exercise on this copy.
 # `python tests/grade.py --student` runs the same checks, one exercise at a time, with points.
@@ -87,19 +134,26 @@ def write_copy(target, with_solutions=False):
         relative = path.relative_to(ROOT)
         if path.is_file() and not NOT_SHIPPED & set(relative.parts):
             put(relative.as_posix(), path.read_text(encoding="utf-8"))
-    for tool in ("grade.py", "judge.py"):
+    for tool in ("grade.py", "judge.py", "submissions.py", "reports.py"):  # the grader, whole
         put(f"tests/{tool}", (ROOT / "tests" / tool).read_text(encoding="utf-8"))
     put("README.md", STUDENTS_README.read_text(encoding="utf-8"))
     put("requirements.txt", (ROOT / "requirements.txt").read_text(encoding="utf-8"))
     put("pyproject.toml", students_pyproject())
     put(".gitignore", (ROOT / ".gitignore").read_text(encoding="utf-8"))
-    put(".github/workflows/classroom.yml", CLASSROOM_WORKFLOW)
+    put(".github/workflows/classroom.yml", classroom_workflow(public_catalog()))
     if not with_solutions:
         leftover = [name for name in written if name.endswith((".py", ".ipynb"))
                     and BEGIN in (target / name).read_text(encoding="utf-8")]
         if leftover:
             raise ReleaseError(f"answers left in the copy: {', '.join(leftover)}")
     return written
+
+
+def public_catalog():
+    """grade.catalog() as the students' copy has it: its public tests only."""
+    from grade import catalog  # beside this file
+    return {exercise: [test for test in tests if test[2] == "public"]
+            for exercise, tests in catalog().items()}
 
 
 def _answer(path, keep):

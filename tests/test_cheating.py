@@ -268,7 +268,8 @@ def attacked_class(tmp_path_factory):
     before = {path: digest(path) for path in watched}
     finished = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "grade.py"), str(class_folder), "--out", str(out),
-         "--timeout", "3"], capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+         "--timeout", "3", "-k", "ex0"],  # the exercises: the attacks live in exercise 8
+        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     assert finished.returncode == 0, finished.stderr
     time.sleep(4)  # longer than the daemon meant to wait before it rewrote the grades
     with open(out / "grades.csv", newline="", encoding="utf-8") as file:
@@ -276,12 +277,19 @@ def attacked_class(tmp_path_factory):
     return rows, out, before
 
 
-def everything_but_exercise_8():
-    return sum(points for exercise, tests in grade.catalog().items() if exercise != "ex08_percentile"
-               for _, points, *_ in tests)
+# The class is graded on the exercises alone (-k ex0): the attacks live in exercise 8's
+# measure.py, and every other exercise must keep its full marks.
+GRADED = [exercise for exercise in grade.catalog() if "ex0" in exercise]
+ATTACKED = ("ex08_percentile",)
 
 
-MAXIMUM = sum(points for tests in grade.catalog().values() for _, points, *_ in tests)
+def everything_but_the_attacked():
+    return sum(points for exercise, tests in grade.catalog().items()
+               if exercise in GRADED and exercise not in ATTACKED for _, points, *_ in tests)
+
+
+MAXIMUM = sum(points for exercise, tests in grade.catalog().items() if exercise in GRADED
+              for _, points, *_ in tests)
 
 
 def test_the_honest_copies_keep_full_marks(attacked_class):
@@ -298,7 +306,8 @@ def test_an_attack_earns_only_the_honest_points(attacked_class, name):
     # Code that returns at all leaves the caller's list alone: that check is honestly passed.
     honest = dict((test, points) for test, points, *_ in grade.catalog()["ex08_percentile"])
     assert int(row["ex08_percentile"]) <= honest["test_the_list_given_is_not_changed"], row
-    assert int(row["total"]) == everything_but_exercise_8() + int(row["ex08_percentile"]), row
+    assert int(row["total"]) == everything_but_the_attacked() + sum(
+        int(row[exercise]) for exercise in ATTACKED), row
     assert int(row["max"]) == MAXIMUM
 
 

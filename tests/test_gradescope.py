@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 import grade
+import isolation
+from judge import NEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600
@@ -44,15 +46,20 @@ def copies(tmp_path_factory):
     return release(work / "perfect", "--with-solutions"), release(work / "blank")
 
 
-def run_autograder(bundle, root, submit):
+# What a container without CAP_SYS_ADMIN (Docker's default) allows: root, but no namespaces.
+NO_SYS_ADMIN = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"]
+
+
+def run_autograder(bundle, root, submit, prefix=()):
     """Unpack ``bundle`` under ``root`` as Gradescope does, submit, run; return results.json."""
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
     (root / "source" / "run_autograder").chmod(0o755)
     submit(root / "submission")
     env = {"AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True,
-                          text=True, timeout=TIMEOUT, env=env, stdin=subprocess.DEVNULL)
+    done = subprocess.run([*prefix, "bash", str(root / "source" / "run_autograder")],
+                          capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                          stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
 
@@ -71,6 +78,7 @@ def test_a_perfect_copy_scores_full_marks(bundle, copies, tmp_path):
     assert results["score"] == MAXIMUM, [test for test in results["tests"] if test["score"] < test["max_score"]]
     assert sum(test["max_score"] for test in results["tests"]) == MAXIMUM
     assert "found inside my-kit/" in results["output"]
+    assert isolation.describe(isolation.walls()) in results["output"]
     for test in results["tests"]:
         assert set(test) == {"name", "score", "max_score", "output", "visibility"}
     visibilities = {test["visibility"] for test in results["tests"]}
@@ -93,3 +101,24 @@ def test_the_files_a_student_edits_are_enough(bundle, copies, tmp_path):
     earned = {test["name"].split(":")[0] for test in results["tests"] if test["score"]}
     assert earned == {"ex08_percentile"}, earned
     assert "chatroom/measure.py" in results["output"]
+
+
+def test_the_setup_says_what_it_installs_and_pins_it(bundle):
+    setup = zipfile.ZipFile(bundle).read("setup.sh").decode("utf-8")
+    assert subprocess.run(["bash", "-n"], input=setup, text=True, timeout=60).returncode == 0
+    for need in NEEDS:
+        assert "==" in need and need in setup
+    assert setup.count("echo ") >= 3  # it says what it installs, as it goes
+
+
+@pytest.mark.skipif(not isolation.available() or shutil.which("setpriv") is None,
+                    reason="a container's walls are simulated as root on Linux, with setpriv")
+@pytest.mark.parametrize("kit, score", [(0, MAXIMUM), (1, 0)])
+def test_in_a_container_without_cap_sys_admin(bundle, copies, tmp_path, kit, score):
+    """Gradescope's container may refuse namespaces: the walls that remain are used, and
+    the results say which; a perfect copy still scores full marks, a blank one 0."""
+    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(copies[kit], folder),
+                             prefix=NO_SYS_ADMIN)
+    assert results["score"] == score, [test for test in results["tests"]
+                                       if test["score"] < test["max_score"]][:3]
+    assert isolation.describe("user") in results["output"]

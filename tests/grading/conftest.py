@@ -40,6 +40,9 @@ SOCKET_TIMEOUT = 2.0
 KIT = Path(__file__).resolve().parents[2]
 STUB = re.compile(r"(exercise (\d+) \(lesson \d+\)|challenge (\d+)): ([\w.]+)")
 UNWRITTEN = re.compile(r'NotImplementedError\(\s*"exercise (\d+) \(lesson (\d+)\): ([\w.]+)"')
+THREAD_STUB = re.compile(r"NotImplementedError: (" + STUB.pattern + ")")
+EARLIER_TIMEOUT = "skipped: an earlier test of this exercise timed out"
+TIMED_OUT = set()  # the exercises of this student that have timed out once: the rest are skipped
 
 
 def pytest_addoption(parser):
@@ -81,6 +84,35 @@ def jail(request):
                           request.config.getoption("--runner-home"))
 
 
+class GradedSandbox(Sandbox):
+    """A Sandbox that notes, for the judge, what a test met: the stubs the student's code ran
+    into, however the test caught them (an assertion about the error, another thread's
+    error as text), and a deadline that ran out, even in a teardown that swallowed it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forget()
+
+    def forget(self):
+        """A new test begins: nothing seen yet."""
+        self.stubs, self.timed_out = [], False
+
+    def request(self, op, **fields):
+        try:
+            answer = super().request(op, **fields)
+        except RemoteError as error:
+            if error.is_a("NotImplementedError") and STUB.fullmatch(error.message):
+                self.stubs.append(error.message)
+            raise
+        except SandboxFailure as failure:
+            self.timed_out = self.timed_out or failure.status == "timeout"
+            raise
+        if op == "threads" and isinstance(answer, list):  # each thread's error, as text
+            self.stubs += [found.group(1) for text in answer if isinstance(text, str)
+                           for found in [THREAD_STUB.fullmatch(text)] if found]
+        return answer
+
+
 class Keeper:
     """One exercise's sandbox: started when a test first needs it, started again after it dies."""
 
@@ -92,7 +124,7 @@ class Keeper:
         if self.current is None or self.current.process.poll() is not None:
             if self.current is not None:
                 self.current.close()
-            self.current = Sandbox(self.folder, self.deadline, self.jail)
+            self.current = GradedSandbox(self.folder, self.deadline, self.jail)
         return self.current
 
     def close(self):
@@ -108,27 +140,37 @@ def keeper(request, folder, jail):
 
 
 @pytest.fixture
-def sandbox(keeper):
-    """The sandbox that runs the graded copy's code for this exercise's tests."""
-    return keeper.sandbox()
+def sandbox(request, keeper):
+    """The sandbox that runs the graded copy's code for this exercise's tests.
+
+    Once a test of an exercise has timed out, its other tests (hidden ones too) end at
+    once, without a sandbox: a piece that hangs costs one deadline, not one per test.
+    """
+    if exercise_of(request.node) in TIMED_OUT:
+        raise SandboxFailure(EARLIER_TIMEOUT, status="timeout")
+    current = keeper.sandbox()
+    current.forget()
+    request.node._graded_sandbox = current  # for the judge: what this test met
+    return current
 
 
 def unwritten(folder, exercises):
     """The first (exercise, lesson, name) of ``exercises`` still a stub in the copy, read as text
-    (and read without following links: the student's code may have planted some)."""
+    (and read without following links: the student's code may have planted some). ``exercises``
+    holds numbers (every piece of that exercise) and piece names ("ChatServer.handle")."""
     for filename in isolation.listed_inside(folder, "chatroom"):
         if not filename.endswith(".py") or filename == "pieces.py":  # its docstring shows a stub
             continue
         text = isolation.read_inside(folder, f"chatroom/{filename}")
         for exercise, lesson, name in UNWRITTEN.findall(text):
-            if int(exercise) in exercises:
+            if int(exercise) in exercises or name in exercises:
                 return exercise, lesson, name
     return None
 
 
 @pytest.fixture
 def written(folder):
-    """written("ch1_private_messages", "PrivateMessagesServer.command", ...): stop the test,
+    """written("ch6_private_messages", "PrivateMessagesServer.command", ...): stop the test,
     as not attempted, while one of those parts of the challenge is still its stub."""
     def check(challenge, *parts):
         number = re.match(r"ch(\d+)_", challenge).group(1)
@@ -155,20 +197,20 @@ class Server:
 def start_server(sandbox, folder):
     """start_server(target="chatroom.server:ChatServer", needs=(2, ..., 6), **options) -> Server.
 
-    It listens on 127.0.0.1, a free port. While a piece it needs is a stub, the test
-    stops with "needs exercise N first" rather than timing out.
+    It listens on 127.0.0.1, a free port. While a piece it needs (an exercise's number, or
+    a piece's name such as "ChatServer.handle") is a stub, the test stops with "needs
+    exercise N first", or "not attempted" for its own exercise, rather than timing out.
     """
     started = []
 
     def start(target="chatroom.server:ChatServer", needs=(2, 3, 4, 5, 6), **options):
-        missing = unwritten(folder, needs)
+        # The pieces named first: a test's own, so that a blank copy says "not attempted".
+        missing = unwritten(folder, [piece for piece in needs if isinstance(piece, str)]) \
+            or unwritten(folder, needs)
         if missing:
             raise RemoteError({"type": "NotImplementedError", "mro": ["NotImplementedError"],
                                "message": f"exercise {missing[0]} (lesson {missing[1]}): {missing[2]}"})
         on_event, events = sandbox.events()
-        # The grader's clients all come from 127.0.0.1 and send at a program's pace:
-        # the limit per address and the flood control are off unless a test sets them.
-        options = {"max_per_address": 1000, "flood_limit": None, **options}
         server = sandbox.new(target, "127.0.0.1", 0, on_event=on_event, **options)
         server.start()
         started.append(server)
@@ -192,10 +234,40 @@ def pytest_runtest_makereport(item, call):
     elif call.when == "call":
         item._grading_result = judge(item, report, call.excinfo)
     elif call.when == "teardown" and hasattr(item, "_grading_result"):
+        note_a_hang(item, item._grading_result)
         results = item.config.getoption("--results")
         if results:
             with open(results, "a", encoding="utf-8") as file:
                 file.write(json.dumps(item._grading_result) + "\n")
+
+
+def note_a_hang(item, result):
+    """After its teardown, a test that did not pass and whose sandbox then ran out of time
+    (a server that did not stop: its thread loops) timed out; the exercise's other tests
+    are then skipped (the sandbox fixture)."""
+    seen = getattr(item, "_graded_sandbox", None)
+    if result["status"] in ("failed", "error") and seen is not None and seen.timed_out:
+        result["message"] = (f"{result['message']}; then it did not stop within "
+                             f"{seen.deadline:g} s either: an endless loop?")[:500]
+        result["status"] = "timeout"
+    if result["status"] == "timeout":
+        TIMED_OUT.add(result["exercise"])
+
+
+def explain_stubs(item, stubs):
+    """(status, message) for a test that met these stubs, or None: its own exercise's stub
+    makes it not attempted, another's says which exercise it needs first."""
+    def kind_and_number(found):
+        return ("ex", int(found.group(2))) if found.group(2) else ("ch", int(found.group(3)))
+
+    found = [STUB.fullmatch(stub) for stub in stubs]
+    own = [each for each in found if each and kind_and_number(each) == own_number(item)]
+    other = [each for each in found if each and kind_and_number(each) != own_number(item)]
+    if own:
+        return "not attempted", f"{own[0].group(4)} is not written yet"
+    if other:
+        return "error", f"needs {other[0].group(1)} first: {other[0].group(4)} is not written yet"
+    return None
 
 
 def exercise_of(item):
@@ -264,6 +336,11 @@ def judge(item, report, excinfo):
             # wrong shape, say, that a check could not compare.
             status, message = "error", f"the check could not use what your code gave: " \
                                        f"{type(error).__name__}: {text}"
+    seen = getattr(item, "_graded_sandbox", None)
+    if status in ("failed", "error") and seen is not None and seen.stubs:
+        # A stub the test caught and judged ("should raise ValueError, not NotImplementedError")
+        # or that a thread met: the piece is not written, whatever the check then said.
+        status, message = explain_stubs(item, seen.stubs) or (status, message)
     return {"exercise": exercise_of(item), "name": item.name,
             "points": worth if status == "passed" else 0,
             "max": worth, "status": status, "message": message[:500]}

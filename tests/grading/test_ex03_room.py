@@ -1,4 +1,5 @@
-"""Exercise 3 (lesson 3): the locked room, Room.join, leave and members (chatroom/room.py)."""
+"""Exercise 3 (lesson 3): the locked room, Room.join, is_full, leave, members, others and
+default_name (chatroom/room.py)."""
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_join_leave_members_in_one_thread(Room, people):
     assert names(room.members()) == ["bob"], f"alice leaving twice changed the room: {names(room.members())}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_a_full_room_turns_newcomers_away(Room, people):
     room = Room(2)
     answers = [room.join(person) for person in people("a", "b", "c")]
@@ -55,7 +56,7 @@ def test_members_is_a_copy(sandbox, Room, people):
         "changing the list that members() returned changed the room: return a copy")
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_many_threads_join_at_once(sandbox, Room, people):
     room = Room(50)
     crowd = people(*(f"p{n}" for n in range(80)))
@@ -82,3 +83,58 @@ def test_joining_and_leaving_while_others_look(sandbox, Room, people):
     assert names(room.members()) == [f"s{n}" for n in range(20)], (
         "after every visitor has left, only the 20 who stayed should be in the room, in the order "
         "they joined")
+
+
+@pytest.mark.points(1)
+def test_is_full_says_when_no_one_else_may_join(Room, people):
+    room = Room(2)
+    alice, bob = people("alice", "bob")
+    seen = [room.is_full()]
+    room.join(alice)
+    seen.append(room.is_full())
+    room.join(bob)
+    seen.append(room.is_full())
+    room.leave(alice)
+    seen.append(room.is_full())
+    assert seen == [False, False, True, False], (
+        f"with max_members=2, is_full() should be False, False, True, then False after one "
+        f"leaves; it was {seen}")
+
+
+@pytest.mark.points(1)
+def test_others_is_everyone_but_the_member(Room, people):
+    room = Room(5)
+    alice, bob, carol, mallory = people("alice", "bob", "carol", "mallory")
+    for person in (alice, bob, carol):
+        room.join(person)
+    got = names(room.others(bob))
+    assert got == ["alice", "carol"], f"others(bob) should be [alice, carol], got {got}"
+    got = names(room.others(None))
+    assert got == ["alice", "bob", "carol"], f"others(None) should be everyone, got {got}"
+    copy = room.others(bob, _keep=True)
+    copy.append(mallory)
+    assert names(room.members()) == ["alice", "bob", "carol"], (
+        "changing the list that others() returned changed the room: return a copy")
+
+
+@pytest.mark.points(2)
+def test_default_name_tells_people_at_one_address_apart(Room, people):
+    room = Room(10)
+    host = "10.0.0.5"
+    got = [room.default_name(host)]
+    first, second = people(host, f"{host}#2")
+    room.join(first)
+    got.append(room.default_name(host))
+    room.join(second)
+    got.append(room.default_name(host))
+    wanted = [host, f"{host}#2", f"{host}#3"]
+    assert got == wanted, (
+        f"default_name({host!r}) should be {host!r} in an empty room, then {host}#2 and {host}#3 "
+        f"as people from that address come in; it was {got}")
+    other = room.default_name("10.0.0.6")
+    assert other == "10.0.0.6", f"no one from 10.0.0.6 is here: its default name is 10.0.0.6, got {other!r}"
+    room.leave(first)
+    again = room.default_name(host)
+    assert again == host, (
+        f"{host} left and {host}#2 stayed: the next from {host} should be {host} again, the "
+        f"first name no one here has; got {again!r}")

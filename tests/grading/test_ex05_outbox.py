@@ -1,8 +1,13 @@
-"""Exercise 5 (lesson 5): the non-blocking outbox, Outbox.send and write_now (chatroom/outbox.py)."""
+"""Exercise 5 (lesson 5): the non-blocking outbox, Outbox.send, flush, has_backlog, write_now,
+and wait_for_socket (chatroom/outbox.py)."""
 
 import socket
+import struct
+import time
 
 import pytest
+
+from wire import left, readable, receive, timeout_of, within
 
 SMALL = 4096  # socket buffers, so that a reader that never reads fills them fast
 
@@ -27,13 +32,8 @@ def Outbox(sandbox, sock, **options):  # noqa: N802 -- it stands for the student
 
 
 def read_exactly(sock, size):
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(min(65536, size - len(data)))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
+    """``size`` bytes, or fewer if the socket's timeout passes first (counted from the call)."""
+    return receive(sock, size)
 
 
 @pytest.mark.points(2)
@@ -46,7 +46,7 @@ def test_a_send_that_fits_goes_out_at_once(sandbox, pair):
     assert outbox.has_backlog() is False, "everything fitted in the kernel's buffer: nothing should wait"
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_send_never_blocks_on_a_client_that_stops_reading(sandbox, stuck_pair):
     sender, reader = stuck_pair
     outbox = Outbox(sandbox, sender, max_backlog=10_000_000)
@@ -70,7 +70,7 @@ def test_an_overflowing_backlog_breaks_the_outbox(sandbox, stuck_pair):
     assert outbox.get("overflowed") is True, "a backlog over max_backlog should make outbox.overflowed True"
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_the_backlog_arrives_whole_and_in_order(sandbox, stuck_pair):
     sender, reader = stuck_pair
     outbox = Outbox(sandbox, sender, max_backlog=10_000_000)
@@ -79,14 +79,20 @@ def test_the_backlog_arrives_whole_and_in_order(sandbox, stuck_pair):
         outbox.send(b"".join(lines[start:start + 100]))
     expected = b"".join(lines)
     received = bytearray()
+    deadline = within(timeout_of(reader))  # for all of it: the backlog is 24 kB
     for _ in range(10_000):  # read, and flush what the socket now takes, until all is there
-        received += reader.recv(65536)
+        if not readable(reader, left(deadline)):
+            break
+        chunk = reader.recv(65536)
+        received += chunk
         outbox.flush()
-        if len(received) >= len(expected):
+        if not chunk or len(received) >= len(expected):
             break
     assert bytes(received) == expected, (
         f"the client got {len(received)} of {len(expected)} bytes, or not in order: write_now "
         "should send the backlog from the front and keep the rest")
+    assert outbox.has_backlog() is False, (
+        "the client has read everything, and flush() sent the rest: has_backlog() should be False")
 
 
 @pytest.mark.points(2)
@@ -103,3 +109,40 @@ def test_a_client_that_has_gone_breaks_the_outbox(sandbox, pair):
     assert False in answers, "the client has closed its socket: send should return False sooner or later"
     assert outbox.get("broken") is True, "a client that has gone should make outbox.broken True"
     assert outbox.get("overflowed") is False, "a client that has gone did not overflow: overflowed stays False"
+
+
+def waited(sandbox, sock, timeout, **options):
+    """(what wait_for_socket(sock, timeout, **options) said, as two bools; the seconds it took)."""
+    started = time.monotonic()
+    got = sandbox.call("chatroom.outbox:wait_for_socket", sock, timeout, **options)
+    took = time.monotonic() - started
+    assert isinstance(got, (list, tuple)) and len(got) == 2, (
+        f"wait_for_socket should return (readable, writable), got {got!r}")
+    return tuple(bool(flag) for flag in got), took
+
+
+@pytest.mark.points(2)
+def test_wait_for_socket_says_what_the_socket_can_do(sandbox, pair):
+    sender, reader = pair
+    got, took = waited(sandbox, sender, 0.3)
+    assert got == (False, False), f"nothing to read: wait_for_socket(sock, 0.3) gave {got}"
+    assert took >= 0.25, f"with nothing to read, it should wait its timeout (0.3 s), not {took:.2f} s"
+    got, took = waited(sandbox, sender, 2.0, writing=True)
+    assert got == (False, True) and took < 1.0, (
+        f"a socket that can take data is writable at once: wait_for_socket(sock, 2.0, "
+        f"writing=True) gave {got} after {took:.1f} s")
+    reader.sendall(b"hi\n")
+    got, took = waited(sandbox, sender, 2.0)
+    assert got == (True, False) and took < 1.0, (
+        f"data came: wait_for_socket(sock, 2.0) should give (True, False) at once, gave {got} "
+        f"after {took:.1f} s")
+    got, _ = waited(sandbox, sender, 2.0, writing=True, reading=False)
+    assert got == (False, True), (
+        f"with reading=False, data waiting does not count: wait_for_socket(sock, 2.0, "
+        f"writing=True, reading=False) gave {got}")
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reader.close()  # a reset: the connection broke
+    got, took = waited(sandbox, sender, 2.0)
+    assert got[0] is True and took < 1.0, (
+        f"a connection that broke counts as readable (a recv then says why): wait_for_socket gave "
+        f"{got} after {took:.1f} s")
