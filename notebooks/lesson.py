@@ -4,17 +4,21 @@
   ``Class``, so a class can grow one method per cell, next to the prose that
   explains that method (as the d2l book does).
 - ``check("ex05")``: grade your exercise here, with the same checks as
-  ``python tests/grade.py --student -k ex05`` in a terminal.
-- ``require(5)``: stop a cell with one line when exercise 5 is not written yet.
+  ``python tests/grade.py --student -k ex05`` in a terminal; stuck, ``check("ex05", hint=1)``
+  gives a first hint (then ``hint=2``, ``hint=3``), like ``--hint 1`` there.
+- ``require(5)``: stop a cell with one line when exercise 5 is not written yet;
+  ``require_pieces("ChatServer.start", ...)``: the same for some pieces of one.
 
 Importing this module also makes JupyterLab pick up your edits to
 ``chatroom/`` without a restart (``%autoreload``), and shows an unwritten
 piece of the chat room as one line that names its exercise, not as a traceback.
 """
 
+import inspect
 import re
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -22,9 +26,10 @@ KIT = Path(__file__).resolve().parents[1]
 if str(KIT) not in sys.path:
     sys.path.insert(0, str(KIT))  # this kit's chatroom/, whatever else is installed
 
-from chatroom.pieces import PieceMissing, explain, missing, require  # noqa: E402
+from chatroom.pieces import (PieceMissing, explain, missing, require,  # noqa: E402
+                             require_pieces)
 
-__all__ = ["add_to_class", "check", "require", "PieceMissing"]
+__all__ = ["add_to_class", "check", "require", "require_pieces", "PieceMissing"]
 
 CHECK_SECONDS = 300
 _STUB = re.compile(r"exercise (\d+) \(lesson (\d+)\): ([\w.]+)")
@@ -32,17 +37,40 @@ _NOTEBOOK_STUB = re.compile(r"lesson (\d+): (.+)")
 
 
 def add_to_class(cls):
-    """Decorator: add the function below it to ``cls``, as a method of that name."""
+    """Decorator: add the function below it to ``cls``, as a method of that name.
+
+    A method that calls ``super()`` works as if it were written in the class.
+    """
     def add(function):
+        code = function.__code__
+        if "super" in code.co_names and not code.co_freevars:
+            function = _written_in(cls, function)
         setattr(cls, function.__name__, function)
         return function
     return add
 
 
-def check(exercise):
-    """Grade one exercise ("ex05") with the kit's grader, and show the result here."""
+def _written_in(cls, function):
+    """``function`` compiled again inside a class block: ``super()`` with no arguments
+    finds its class in a cell that only a class block gives, and the cell is set to ``cls``."""
+    lines, first = inspect.getsourcelines(function)
+    while not lines[0].lstrip().startswith(("def ", "async def ")):  # the decorators
+        lines, first = lines[1:], first + 1
+    source = ("\n" * max(first - 2, 0) + "class _Owner:\n" +
+              textwrap.indent(textwrap.dedent("".join(lines)), "    "))
+    namespace = {}
+    exec(compile(source, function.__code__.co_filename, "exec"), function.__globals__, namespace)
+    method = vars(namespace["_Owner"])[function.__name__]
+    method.__closure__[method.__code__.co_freevars.index("__class__")].cell_contents = cls
+    method.__qualname__ = f"{cls.__name__}.{function.__name__}"
+    return method
+
+
+def check(exercise, hint=None):
+    """Grade one exercise ("ex05") with the kit's grader, and show the result here;
+    ``hint=1`` (then 2, 3) shows a hint for it instead, one step at a time."""
     command = [sys.executable, str(KIT / "tests" / "grade.py"), "--student", str(KIT),
-               "-k", exercise]
+               "-k", exercise] + ([] if hint is None else ["--hint", str(hint)])
     try:
         done = subprocess.run(command, cwd=KIT, capture_output=True, text=True,
                               timeout=CHECK_SECONDS, stdin=subprocess.DEVNULL)

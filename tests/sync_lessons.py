@@ -13,12 +13,20 @@ A lesson presents package code in two ways.
 
 Every function, class and method of the package (but chatroom/pieces.py, the
 kit's own machinery) is presented exactly once, to the character, and a
-lesson presents nothing that the package lacks. tests/test_lessons_build_package.py
-checks this. After editing chatroom/, run
+lesson presents nothing that the package lacks.
+
+A module-level constant (``NAME = ...`` or ``NAME: type = ...``, with the
+string statement after it that documents it, if there is one) is checked where
+a lesson shows it: once, to the character, and only if the package has it.
+A lesson need not show every constant: it shows those a student meets, such
+as ``DEFAULT_PORT``; tuning values such as the client's ``WAKE_SECONDS`` teach
+nothing. Comments above a definition or a constant are not compared.
+
+tests/test_lessons_build_package.py checks all this. After editing chatroom/, run
 
     python tests/sync_lessons.py
 
-to copy each changed definition into the lessons that show it, then
+to copy each changed definition or constant into the lessons that show it, then
 re-execute those lessons (the command prints which) so their outputs match.
 """
 
@@ -40,11 +48,13 @@ ADD_TO_CLASS = re.compile(r"@add_to_class\((\w+)\)\s*$")
 
 
 def units(source, filename):
-    """{name: (first line, end line, text)}: each function, class header and method.
+    """{name: (first line, end line, text)}: each function, class header, method and constant.
 
     A class's header is its ``class`` line, docstring and attributes, up to its
     first method. A method is keyed ``Class.method`` and its text is dedented;
     so is a function under ``@add_to_class(Class)``, whose decorator is left out.
+    A constant is a module-level assignment to a name, with the string statement
+    that follows it, if any (its docstring).
     """
     lines = source.splitlines()
     found = {}
@@ -52,8 +62,13 @@ def units(source, filename):
     def text(first, end):
         return textwrap.dedent("\n".join(lines[first:end])).rstrip()
 
-    for node in ast.parse(source, filename).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    body = ast.parse(source, filename).body
+    for node, following in zip(body, body[1:] + [None]):
+        name = constant_name(node)
+        if name:
+            end = following.end_lineno if _is_docstring(following) else node.end_lineno
+            found[name] = (node.lineno - 1, end, text(node.lineno - 1, end))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
             owner = ADD_TO_CLASS.match(lines[start].strip())
             if owner:
@@ -76,11 +91,42 @@ def units(source, filename):
     return found
 
 
-def package_units():
-    """{(module path, name): (text, is an exercise)} for the whole package."""
+def constant_name(node):
+    """The name a module-level assignment defines (``A, B`` for several), or None.
+
+    ``NAME = ...``, ``NAME: type = ...`` and ``A, B = ...`` define names;
+    an assignment to an attribute or an item (``x.y = ...``) does not.
+    """
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign):
+        targets = [node.target]
+    else:
+        return None
+    names = []
+    for target in targets:
+        for part in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+            if not isinstance(part, ast.Name):
+                return None
+            names.append(part.id)
+    return ", ".join(names)
+
+
+def _is_docstring(node):
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
+
+
+def is_constant(code):
+    """True if ``code``, a unit's text, is a constant rather than a function, class or method."""
+    return constant_name(ast.parse(code).body[0]) is not None
+
+
+def package_units(root=ROOT):
+    """{(module path, name): (text, is an exercise)} for the package in ``root``/chatroom."""
     found = {}
-    for path in sorted((ROOT / "chatroom").glob("*.py")):
-        module = path.relative_to(ROOT).as_posix()
+    for path in sorted((root / "chatroom").glob("*.py")):
+        module = path.relative_to(root).as_posix()
         if module in NOT_TAUGHT:
             continue
         source = path.read_text(encoding="utf-8")
