@@ -2,14 +2,17 @@
 
 How a chat line travels through it (the parts you write are marked *)::
 
-    start()             listen, and run accept_loop() in a thread of its own
+    start() *           listen, and run accept_loop() in a thread of its own
     accept_loop() *     accept each connection: newcomer(), then admit()
-    admit(member) *     turned_away()? else a thread runs serve(): the welcome, join the room
-    serve(member)       handle(member), then farewell(member)
+    admit(member) *     turned_away()? else start a thread running serve(); the welcome;
+                        join the room
+    serve(member) *     "joined", handle(member), say_goodbye() if stopping, farewell()
     handle(member) *    recv -> LineBuffer -> handle_lines(), until the client leaves
     handle_lines() *    each line: a command, or chat for broadcast_lines()
     broadcast_lines() * one send to each other member, through its Outbox
-    stop()              each thread sends what is queued, then the goodbye; sockets shut
+    farewell(member) *  out of the room, socket closed, "* NAME left"
+    stop() *            each thread sends what is queued, then the goodbye (say_goodbye() *);
+                        sockets shut
 
 The defences a real room needs (flood control, limits per address,
 keepalive, ...) are not here: ``chatroom.defences.DefendedServer`` adds them
@@ -167,8 +170,9 @@ class ChatServer:
         no line from the room reaches the member before its welcome. Starting a
         thread can fail (``RuntimeError``: a process or memory limit); then the
         member is refused ("the server cannot take anyone else right now") and
-        nothing else happens. If the room will not take it after all
-        (``join`` returns False), hang it up: its thread then ends at once.
+        nothing else happens. (``join`` cannot refuse here, since only this
+        thread adds members and ``turned_away`` looked first; should it return
+        False all the same, hang the member up, and its thread ends at once.)
         """
         ### BEGIN SOLUTION
         if self.turned_away(member):
@@ -220,10 +224,11 @@ class ChatServer:
         Read with ``receive(member.sock)``: b"" means the member has gone. Cut
         the bytes into lines with a ``LineBuffer`` of the member's own (a line
         may come in pieces, or several in one recv); a lone b"\r" ends a line
-        too, and the empty lines this makes of b"\r\n" are not lines at all.
-        Return when the member has gone, when its outbox overflowed (it stopped
+        too, and empty lines (b"\r\n" makes one) are not passed on. Return
+        when the member has gone, when its outbox overflowed (it stopped
         reading, and broadcast_lines hung it up), or when ``handle_lines``
-        returns False (/quit). Nothing it sent before it left may be lost.
+        returns False (/quit). Every whole line it sent before it left is acted
+        on; bytes after its last line end are not a line, and are dropped.
         """
         ### BEGIN SOLUTION
         lines = LineBuffer()
@@ -244,8 +249,9 @@ class ChatServer:
     def handle_lines(self, member, raws):
         """Act on some lines from ``member``, in order; return False when it leaves.
 
-        ``read_line(member, raw)`` gives each line's text, or None for a line
-        to skip (empty, too long, not UTF-8: the sender was told). A text that
+        ``read_line(member, raw)`` gives each line's text, or None or "" for a
+        line to skip (too long or not UTF-8: the sender was told; nothing left
+        once cleaned: nobody needs telling). A text that
         starts with "/" is a command for ``command(member, text)``, which
         returns False on /quit. Any other text is chat: the others get it as
         ``<name> text``, and the console too (``on_event``) when
@@ -333,8 +339,9 @@ class ChatServer:
 
     def farewell(self, member):
         """``member`` has gone: out of the room, its connection shut and its socket
-        closed, and the console told: "NAME dropped: it stopped reading (over N
-        bytes waiting)" when its outbox overflowed, else "NAME disconnected".
+        closed, and the console told: "NAME dropped: it stopped reading (over
+        MAX bytes waiting)", MAX being ``self.max_backlog``, when its outbox
+        overflowed, else "NAME disconnected".
         The others are told "* NAME left" (``announce``), unless the server is
         stopping: then they are all leaving.
         """
@@ -360,8 +367,9 @@ class ChatServer:
         set and nobody new is let in; each member's thread wakes at once, not
         at its next poll (``_wake_acceptor`` and ``stop_reading`` wake threads
         that wait in accept and recv), and sends what is queued for its member,
-        then the goodbye (``say_goodbye``), until ``self._stop_deadline``,
-        which leaves a little of ``timeout`` for the rest; stop waits for the
+        then the goodbye (``say_goodbye``), until ``self._stop_deadline``: set
+        it before ``self.stopping``, which a thread may see at once, and keep
+        min(0.2, timeout / 4) of ``timeout`` for the rest; stop waits for the
         threads, all together within ``timeout``, hangs up any member whose
         thread has not ended by then, and closes the listening socket.
         """
@@ -384,7 +392,10 @@ class ChatServer:
 
     def _wake_acceptor(self):
         """Connect to ourselves, so that accept() returns now, not at its next timeout."""
-        host, port = self.address
+        try:
+            host, port = self.address
+        except OSError:
+            return  # closed already: a second stop() has nothing to wake
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         try:
             socket.create_connection((host, port), timeout=POLL_SECONDS).close()

@@ -247,6 +247,20 @@ class Slots:
         self._files = []
 
 
+def leftovers(slots=100):
+    """The processes of sandbox users whose slot no grader holds: what outlived a grading.
+
+    The free slots are claimed while their users are looked at, so a grader that starts
+    meanwhile takes other slots, and its processes are not mistaken for leftovers.
+    """
+    free = Slots(slots)  # every slot no grader holds now, up to ``slots`` of them
+    try:
+        return [pid for number in free.numbers if number < slots
+                for pid in processes_of(BASE_UID + number)]
+    finally:
+        free.release()
+
+
 def _processes(uid):
     """[(pid, state, parent pid)] of the processes whose real user is ``uid`` (Linux /proc)."""
     found = []
