@@ -8,7 +8,8 @@ five partial (the blank copy with two modules of the perfect one). The class is
 graded as an instructor grades it, with every test public and hidden, and the
 walls of tests/grading/isolation.py where this machine has them. It prints the
 wall-clock time per class and per student; the machine is shared, so compare
-runs made together.
+runs made together. Then it times one student whose every piece loops for ever:
+what a hanging submission costs the class.
 """
 
 import argparse
@@ -45,6 +46,18 @@ def make_class(folder, size, perfect, blank):
                 shutil.copy(perfect / "chatroom" / module, student / "chatroom" / module)
 
 
+def hanging_copy(target, blank):
+    """The blank copy with every stub replaced by an endless loop."""
+    shutil.copytree(blank, target, ignore=shutil.ignore_patterns(".git"))
+    for path in [*(target / "chatroom").glob("*.py"), *(target / "exercises").glob("*.py")]:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text("".join(
+            (line[: len(line) - len(line.lstrip())] + "while True:  # hangs\n"
+             + line[: len(line) - len(line.lstrip())] + "    pass\n")
+            if line.lstrip().startswith('raise NotImplementedError("') else line
+            for line in lines), encoding="utf-8")
+
+
 def grade_class(folder, out, jobs):
     command = [sys.executable, str(ROOT / "tests" / "grade.py"), str(folder), "--out", str(out)]
     if jobs:
@@ -72,6 +85,9 @@ def main(argv=None):
             seconds = grade_class(folder, scratch / f"grades{size}", args.jobs)
             print(f"class of {size:>4}: {seconds:6.1f} s  ({seconds / size:.2f} s per student)", flush=True)
             shutil.rmtree(folder)
+        hanging_copy(scratch / "hanging" / "looping", blank)
+        seconds = grade_class(scratch / "hanging", scratch / "grades-hanging", args.jobs)
+        print(f"one student whose every piece hangs: {seconds:6.1f} s", flush=True)
     return 0
 
 

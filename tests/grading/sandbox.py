@@ -34,6 +34,12 @@ RUNNER = Path(__file__).resolve().parent / "runner.py"
 REQUEST_SECONDS = 5.0
 OUTPUT_LIMIT = 10 << 20  # what the student's code may print, in bytes
 OUTPUT_KEPT = 4096  # what of it a report may quote
+# A student whose every piece hangs would cost each exercise its first deadline. Once the
+# calls that timed out have cost HANG_BUDGET seconds in all (one judge process grades one
+# student), a call gets AFTER_BUDGET seconds at most: plenty for code that answers at all.
+HANG_BUDGET = 30.0
+AFTER_BUDGET = 1.0
+HUNG = [0.0]  # seconds spent so far on calls that timed out
 
 
 class RemoteError(Exception):
@@ -231,13 +237,15 @@ class Sandbox:
 
     # -- the process ------------------------------------------------------------------
     def _answer_line(self):
-        end = time.monotonic() + self.deadline
+        deadline = self.deadline if HUNG[0] < HANG_BUDGET else min(self.deadline, AFTER_BUDGET)
+        end = time.monotonic() + deadline
         while b"\n" not in self._pending:
             left = end - time.monotonic()
             if left <= 0 or not self._answers.select(left):
+                HUNG[0] += deadline
                 self.close()
                 raise SandboxFailure(
-                    f"did not finish within {self.deadline:g} s: an endless loop, a deadlock, "
+                    f"did not finish within {deadline:g} s: an endless loop, a deadlock, "
                     "or a recv that nothing answers?", status="timeout")
             chunk = os.read(self.process.stdout.fileno(), 65536)
             if not chunk:
