@@ -268,7 +268,8 @@ def attacked_class(tmp_path_factory):
     before = {path: digest(path) for path in watched}
     finished = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "grade.py"), str(class_folder), "--out", str(out),
-         "--timeout", "3", "-k", "ex0"],  # the exercises: the attacks live in exercise 8
+         "--timeout", "3", "-k", "ex0",  # the exercises: the attacks live in exercise 8
+         "--jobs", "2"],  # two at a time: the honest copies' timing checks need the cores
         capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     assert finished.returncode == 0, finished.stderr
     time.sleep(4)  # longer than the daemon meant to wait before it rewrote the grades
@@ -306,7 +307,9 @@ def test_an_attack_earns_only_the_honest_points(attacked_class, name):
     # Code that returns at all leaves the caller's list alone: that check is honestly passed.
     honest = dict((test, points) for test, points, *_ in grade.catalog()["ex08_percentile"])
     assert int(row["ex08_percentile"]) <= honest["test_the_list_given_is_not_changed"], row
-    assert int(row["total"]) == everything_but_the_attacked() + sum(
+    # No more than that: an attack may cost its own copy more (its chain of processes, a
+    # sandbox it kills), never earn anything.
+    assert int(row["total"]) <= everything_but_the_attacked() + sum(
         int(row[exercise]) for exercise in ATTACKED), row
     assert int(row["max"]) == MAXIMUM
 
