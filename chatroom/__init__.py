@@ -6,6 +6,7 @@
     commands   /nick, /who, /help, /quit
     server     ChatServer: one thread per client         python -m chatroom.server
     client     run(): select over server and keyboard    python -m chatroom.client
+    interop    two of your clients check a server         python -m chatroom.interop
     cli        command lines and their plain-English errors
     addresses  this machine's IP addresses
 

@@ -9,7 +9,11 @@ graded as an instructor grades it, with every test public and hidden, and the
 walls of tests/grading/isolation.py where this machine has them. It prints the
 wall-clock time per class and per student; the machine is shared, so compare
 runs made together. Then it times one student whose every piece loops for ever:
-what a hanging submission costs the class.
+what a hanging submission costs the class. Last, it times interop day
+(tests/grade.py CLASS --interop: every client against every server) for a
+class of 30 made the same way.
+
+    python tests/benchmark_grading.py --sizes "" --interop-sizes 30   # interop day only
 """
 
 import argparse
@@ -58,8 +62,9 @@ def hanging_copy(target, blank):
             for line in lines), encoding="utf-8")
 
 
-def grade_class(folder, out, jobs):
-    command = [sys.executable, str(ROOT / "tests" / "grade.py"), str(folder), "--out", str(out)]
+def grade_class(folder, out, jobs, *options):
+    command = [sys.executable, str(ROOT / "tests" / "grade.py"), str(folder), "--out", str(out),
+               *options]
     if jobs:
         command += ["--jobs", str(jobs)]
     started = time.monotonic()
@@ -71,8 +76,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tests/benchmark_grading.py", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="30,100", help="class sizes, comma-separated (default 30,100)")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at once (default: one per CPU)")
+    parser.add_argument("--interop-sizes", default="30",
+                        help="class sizes for interop day, comma-separated (default 30; \"\": none)")
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = [int(size) for size in args.sizes.split(",") if size]
+    interop_sizes = [int(size) for size in args.interop_sizes.split(",") if size]
     walls = "with the walls (Linux, root)" if isolation.available() else "without the walls (not root)"
     print(f"Grading time, {os.cpu_count()} CPUs, {args.jobs or 2 * os.cpu_count()} students at once, {walls}")
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as scratch:
@@ -85,9 +93,17 @@ def main(argv=None):
             seconds = grade_class(folder, scratch / f"grades{size}", args.jobs)
             print(f"class of {size:>4}: {seconds:6.1f} s  ({seconds / size:.2f} s per student)", flush=True)
             shutil.rmtree(folder)
-        hanging_copy(scratch / "hanging" / "looping", blank)
-        seconds = grade_class(scratch / "hanging", scratch / "grades-hanging", args.jobs)
-        print(f"one student whose every piece hangs: {seconds:6.1f} s", flush=True)
+        if sizes:
+            hanging_copy(scratch / "hanging" / "looping", blank)
+            seconds = grade_class(scratch / "hanging", scratch / "grades-hanging", args.jobs)
+            print(f"one student whose every piece hangs: {seconds:6.1f} s", flush=True)
+        for size in interop_sizes:
+            folder = scratch / f"interop{size}"
+            make_class(folder, size, perfect, blank)
+            seconds = grade_class(folder, scratch / f"interop-out{size}", args.jobs, "--interop")
+            print(f"interop day, class of {size:>4} ({size * size} pairs, "
+                  f"{args.jobs or 4 * os.cpu_count()} clients at once): {seconds:6.1f} s", flush=True)
+            shutil.rmtree(folder)
     return 0
 
 

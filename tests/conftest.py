@@ -14,6 +14,24 @@ from chat_client import LineClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT_TIMEOUT = 30.0
+RELEASE_TIMEOUT = 300
+
+
+def release(target, *options):
+    """Write the students' copy of the kit into ``target`` with tests/release.py
+    (``--with-solutions``: with the answers in place); ``target``."""
+    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
+                   check=True, capture_output=True, timeout=RELEASE_TIMEOUT,
+                   stdin=subprocess.DEVNULL)
+    return target
+
+
+@pytest.fixture(scope="session")
+def released_kits(tmp_path_factory):
+    """(a perfect copy: released with the answers; a blank copy: as students get it),
+    written once per test session. Copy them before changing them."""
+    work = tmp_path_factory.mktemp("released-kits")
+    return release(work / "perfect", "--with-solutions"), release(work / "blank")
 
 
 class EventLog(queue.Queue):

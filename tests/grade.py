@@ -5,6 +5,7 @@
     python tests/grade.py CLASS --out DIR --only NAME   # regrade one student of DIR
     python tests/grade.py CLASS --out DIR --roster roster.csv --lms canvas   # or moodle
     python tests/grade.py --gradescope FILE.zip         # a Gradescope autograder
+    python tests/grade.py CLASS --interop --out DIR     # every client against every server
 
 A student's work is their copy of the kit: the exercises are pieces of its
 chatroom/ package, the challenges are files in its exercises/. The judge
@@ -312,6 +313,17 @@ def grade_class(args, exercises):
     return 0
 
 
+def run_interop_day(args):
+    """Run every student's client against every student's server (tests/interop_day.py)."""
+    import interop_day  # beside this file
+    if args.out.resolve() == args.submissions.resolve():
+        raise UsageError("--out must be another folder than the class's")
+    try:
+        return interop_day.run(args.submissions, args.out, args.jobs)
+    except interop_day.InteropError as problem:
+        raise UsageError(str(problem)) from None
+
+
 # -- the command line ---------------------------------------------------------
 
 def parse_arguments(argv):
@@ -325,7 +337,8 @@ def parse_arguments(argv):
     parser.add_argument("--student", nargs="?", type=Path, const=ROOT, metavar="COPY",
                         help="grade one copy of the kit and show why each test failed (default: this one)")
     parser.add_argument("-k", dest="pattern", default="", metavar="EXERCISE",
-                        help="grade only the exercises whose name contains this, e.g. ex05 or ch2")
+                        help="grade only the exercises whose name contains this, e.g. ex05 or ch2; "
+                             "several, with commas: ex05,ex06")
     parser.add_argument("--only", metavar="NAME",
                         help="regrade only this student of SUBMISSIONS into the existing --out")
     parser.add_argument("--roster", type=Path, metavar="FILE.csv",
@@ -339,9 +352,13 @@ def parse_arguments(argv):
                         help=f"time limit for each call into a student's code "
                              f"(default {PER_REQUEST_SECONDS:g})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="students graded at once (default: twice the number of CPUs)")
+                        help="students graded at once (default: twice the number of CPUs; "
+                             "with --interop, clients at once, default four times)")
     parser.add_argument("--hint", type=int, metavar="N",
                         help="show hint N (1, 2, 3) for the exercise chosen with -k, instead of grading")
+    parser.add_argument("--interop", action="store_true",
+                        help="interop day: run every student's client against every student's "
+                             "server, into DIR/interop.csv and DIR/interop.png")
     parser.add_argument("--gradescope", type=Path, metavar="FILE.zip",
                         help="write a Gradescope autograder (public and hidden tests) to FILE.zip")
     parser.add_argument("--gradescope-run", nargs=2, type=Path, metavar=("SUBMISSION", "RESULTS"),
@@ -351,6 +368,8 @@ def parse_arguments(argv):
         return args
     if args.submissions is None and args.student is None:
         args.student = ROOT  # no arguments: a student grading their own copy
+    if args.interop and args.submissions is None:
+        raise UsageError("--interop runs a class: python tests/grade.py CLASS --interop --out DIR")
     if args.submissions is not None and args.student is not None:
         raise UsageError("give either --student [FOLDER] or SUBMISSIONS --out DIR, not both")
     if args.submissions is not None and args.out is None:
@@ -380,7 +399,8 @@ def chosen_exercises(args):
             raise UsageError(f"{args.out}/grades.csv has exercises this kit no longer has "
                              f"({', '.join(unknown)}): grade the whole class again")
         return columns
-    chosen = [name for name in names if args.pattern in name]
+    words = [word.strip() for word in args.pattern.split(",")]
+    chosen = [name for name in names if any(word in name for word in words)]
     if not chosen:
         raise UsageError(f"no exercise matches {args.pattern!r}; the exercises are {', '.join(names)}")
     return chosen
@@ -407,6 +427,8 @@ def main(argv=None):
         args = parse_arguments(argv)
         if args.hint is not None:
             return show_hint(args.pattern, args.hint)
+        if args.interop:
+            return run_interop_day(args)
         exercises = chosen_exercises(args)
         if args.gradescope or args.gradescope_run:
             import gradescope  # the instructor's tool: the students' copy has no need of it

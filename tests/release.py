@@ -3,8 +3,9 @@
     python tests/release.py DIR                   # the copy students get
     python tests/release.py --with-solutions DIR  # the same copy, with the answers in place
 
-The copy holds the lessons, the chatroom package, the challenges (exercises/),
-the grader and its public tests, and a README of its own. Every marked answer
+The copy holds the lessons (with their helper modules, pictures and the packet
+captures stored in notebooks/captures/), the chatroom package, the challenges
+(exercises/), the grader and its public tests, and a README of its own. Every marked answer
 (``### BEGIN SOLUTION`` ... ``### END SOLUTION``) in the package, the challenges
 and the lessons' code cells becomes one stub line that names its exercise,
 such as ``raise NotImplementedError("exercise 2 (lesson 2): LineBuffer.feed")``.
@@ -130,13 +131,17 @@ def write_copy(target, with_solutions=False):
         elif path.suffix == ".png":
             (target / "notebooks").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / "notebooks" / path.name)
+    for path in sorted((ROOT / "notebooks" / "captures").glob("*.json")):  # packets.py's
+        put(f"notebooks/captures/{path.name}", path.read_text(encoding="utf-8"))  # stored ones
     for path in sorted(PUBLIC_TESTS.rglob("*")):
         relative = path.relative_to(ROOT)
         if path.is_file() and not NOT_SHIPPED & set(relative.parts):
             put(relative.as_posix(), path.read_text(encoding="utf-8"))
-    for tool in ("grade.py", "judge.py", "submissions.py", "reports.py"):  # the grader, whole
+    for tool in ("grade.py", "judge.py", "submissions.py", "reports.py",  # the grader, whole
+                 "interop_day.py"):
         put(f"tests/{tool}", (ROOT / "tests" / tool).read_text(encoding="utf-8"))
     put("README.md", STUDENTS_README.read_text(encoding="utf-8"))
+    put("PROTOCOL.md", (ROOT / "PROTOCOL.md").read_text(encoding="utf-8"))  # for interop day
     put("requirements.txt", (ROOT / "requirements.txt").read_text(encoding="utf-8"))
     put("pyproject.toml", students_pyproject())
     put(".gitignore", (ROOT / ".gitignore").read_text(encoding="utf-8"))
