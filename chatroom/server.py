@@ -59,6 +59,23 @@ WELCOME = "* Welcome to the chat room, {name}! Type /help for commands."
 GOODBYE = "* The server is shutting down. Goodbye!"
 
 
+class Stopping(threading.Event):
+    """The server's "stop now" flag, with a lock that notices are sent under.
+
+    ``set()`` takes the lock, so a notice that found the flag clear is in the
+    outboxes before the flag is set, and so before any goodbye: no "* NAME left"
+    can come after "Goodbye".
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def set(self):
+        with self.lock:
+            super().set()
+
+
 class ChatServer:
     """A chat room over TCP, with one thread per client."""
 
@@ -69,7 +86,7 @@ class ChatServer:
         self.max_backlog = max_backlog
         self.log_chat = log_chat
         self.on_event = on_event or log.info
-        self.stopping = threading.Event()  # set by stop(): every loop ends soon after
+        self.stopping = Stopping()  # set by stop(): every loop ends soon after
         self._listener = None
         self._acceptor = None
         self._threads = []
@@ -297,8 +314,10 @@ class ChatServer:
         self.broadcast_lines([text], sender)
 
     def announce(self, text, member):
-        """Tell the others that ``member`` joined or left."""
-        self.broadcast(text, member)
+        """Tell the others that ``member`` joined or left; never once the server stops."""
+        with self.stopping.lock:
+            if not self.stopping.is_set():
+                self.broadcast(text, member)
 
     def broadcast_lines(self, texts, sender=None):
         """Send some lines to every member except ``sender``, in one send to each.
