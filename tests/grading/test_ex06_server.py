@@ -219,6 +219,7 @@ def test_a_newcomer_gets_the_welcome_then_joins_the_room(server, connect):
     assert names == [FIRST, SECOND], (
         f"both clients should be in the room, in the order they came; it holds {names}: admit() "
         "joins them")
+    chat.wait_for_event(f"{FIRST} connected")  # each thread says so in its own time
     events = chat.wait_for_event(f"{SECOND} connected")
     for name in (FIRST, SECOND):
         assert events.count(f"{name} connected") == 1, (
