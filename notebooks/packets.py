@@ -190,7 +190,9 @@ class Capture:
             ax.annotate("", xy=(1 - start, -y - 0.8), xytext=(start, -y),
                         arrowprops=dict(arrowstyle="->", color="tab:red" if "RST" in row["flags"]
                                         else "tab:blue"))
-            label = row["flags"] + (f" len={row['len']}" if row["len"] else "")
+            label = (f"{row['flags']}  seq {row['seq']}"
+                     + ("" if row["ack"] is None else f"  ack {row['ack']}")
+                     + (f"  len {row['len']}" if row["len"] else ""))
             ax.text(0.5, -y - 0.3, label, ha="center", fontsize=9, backgroundcolor="white")
         ax.set_xlim(-0.3, 1.3)
         ax.axis("off")
