@@ -110,14 +110,15 @@ def typed_until(people, person, line, seen, seconds):
     return False
 
 
-def join(host, port, source):
-    """A socket connected to the server, from ``source`` (an address of this machine)
-    if given, else with your ``connect``; without a timeout, as the client wants."""
+def join(host, port, source, timeout=cli.CONNECT_TIMEOUT):
+    """A socket connected to the server within ``timeout`` seconds, from ``source`` (an
+    address of this machine) if given, else with your ``connect``; without a timeout
+    afterwards, as the client wants."""
     if source is None:
-        return client.connect(host, port)
+        return client.connect(host, port, timeout)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
-        sock.settimeout(cli.CONNECT_TIMEOUT)
+        sock.settimeout(timeout)
         sock.bind((source, 0))
         sock.connect((host, port))
     except OSError:
@@ -156,8 +157,8 @@ def script(people, record, server, sources, deadline):
         return max(0.0, min(most, deadline - time.monotonic()))
 
     for source in sources:
-        try:
-            people.append(Person(join(*server, source)))
+        try:  # connecting too, and leaving below, within the chat's time
+            people.append(Person(join(*server, source, max(0.1, left(cli.CONNECT_TIMEOUT)))))
         except OSError as error:
             record["problem"] = cli.explain_connect_error(error, *server)
             return
@@ -177,6 +178,7 @@ def script(people, record, server, sources, deadline):
             left(LINE_SECONDS))
         record["done"].append("nick")
     for number, person in enumerate(people):
+        client.LEAVE_SECONDS = left(QUIT_SECONDS)
         person.keys.type("/quit")
         wait_until([person], lambda: person.over, left(QUIT_SECONDS))
         record["closed"][number] = person.over and closed_by_server(person.sock, left(QUIT_SECONDS))
@@ -204,6 +206,8 @@ def closed_by_server(sock, seconds):
         while select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
             if not sock.recv(client.READ_BYTES):
                 return True
+            if time.monotonic() > deadline:  # a server that never stops sending
+                break
     except ConnectionError:
         return True
     except OSError:

@@ -9,12 +9,21 @@ which servers no client could use and which clients worked nowhere.
 The walls are grading's (tests/grading/isolation.py): each student's server,
 and each student's client, runs in a sandbox of its own, as the user of a slot
 of its own, with the instructor's folders out of sight. Where root may make
-namespaces, all of them share ONE network namespace of their own, loopback
-only: this file runs itself there, as the worker (``--worker SPEC RESULT``),
-and the sandboxes it starts inherit it. Each client student connects from an
-address of their own (127.0.0.10 and up), as in a lab where each has a
-machine: the servers' limits and flood control per address then treat them
-as the class they are, not as one flooding machine.
+namespaces, this file runs itself, as the worker (``--worker SPEC RESULT``), in
+a network namespace of its own that reaches nothing outside, and gives each
+sandbox a network namespace of its own inside it, joined to the worker's by a
+veth pair (``Wires``): a machine of its own, with one address, as in a lab.
+The kernel then keeps each student to their own address and their own ports:
+a client cannot connect as a classmate (the servers' limits and flood control
+per address would count it against them), nor fill the room from a thousand
+loopback addresses, nor take every port; a server cannot reach the other
+servers nor the grader's own server, only the clients that come to it. The
+worker has a mount namespace of its own too, in which each sandbox's folder is
+a tmpfs with room for its copy and isolation.ROOM_BYTES more: a sandbox that writes
+without end fills its own folder, not the disk. Where the kernel has no veth
+pairs, everyone shares the worker's loopback instead, and where namespaces
+are refused, the machine's network; each client student then connects from an
+address of their own (127.0.0.10 and up), which a hostile client can take.
 
 The worker starts every server once, in its sandbox (``DefendedServer``: the
 student's core with the kit's defences, as ``python -m chatroom.server`` runs
@@ -24,9 +33,12 @@ turn (from a different server each, so that the servers share the load). A
 chat comes back as plain data through the sandbox's answer channel; the
 verdict is the instructor's ``chatroom.interop.verdict`` of that data, never
 the student's code's. The grader's own client (the instructor's kit) chats
-with every server first, from 127.0.0.2, and every client chats with the
-grader's own server (the instructor's DefendedServer, in the worker) first:
-the summary says what they got, to tell a broken client from broken servers.
+with every server first, and every client chats with the grader's own server
+(the instructor's DefendedServer, in the worker) first: the summary says what
+they got, to tell a broken client from broken servers. A client's sandbox that
+dies or hangs with a server is started again, and chats with the grader's
+server at once: only if it dies or hangs there too is the rest of its row given
+up, so that no server costs a classmate's client more than its own cell.
 
 When the worker has ended, every process of every slot's user is killed, and
 only then are the results read and the reports written.
@@ -41,6 +53,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -57,10 +70,20 @@ from chatroom.defences import DefendedServer  # noqa: E402
 
 CHAT_SECONDS = 6.0  # one chat, at most; a working pair takes milliseconds
 MARGIN_SECONDS = 4.0  # the sandbox's answer may come this much later
-FAILURES_IN_A_ROW = 2  # a client sandbox that dies or hangs this often is given up
+# A client's sandbox that died or hung with this many classmates' servers (each costs up to
+# a deadline) is given up: the kit's chat bounds its own time, so no server kills a client
+# that works, and two hostile servers cannot make a classmate's client reach this.
+MOST_DEATHS = 3
 FIRST_SOURCE = IPv4Address("127.0.0.10")  # the first client student's address
 KIT_SOURCE = "127.0.0.2"  # the grader's own client
 WORKER_SECONDS = 3600
+# With Wires: each server and client sandbox on a /30 of its own (the worker's end .1,
+# the sandbox's .2); the grader's own server and client on the worker's loopback.
+SERVERS_NETWORK, CLIENTS_NETWORK = IPv4Address("10.1.0.0"), IPv4Address("10.2.0.0")
+KIT_SERVER_ADDRESS, KIT_CLIENT_ADDRESS = "10.3.0.1", "10.4.0.1"
+MOST_WIRES = 1 << 14  # /30s in a /16
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+CELL_CHARACTERS = 300  # what a cell may say: the sandboxes choose some of its words
 
 
 class InteropError(Exception):
@@ -79,9 +102,13 @@ def run(class_folder, out, jobs=None):
                            "(one folder or zip per student)")
     walls = isolation.walls()
     print(isolation.describe(walls), flush=True)
-    if walls == "full":
+    wired = walls == "full" and Wires.works()
+    if wired:
+        print("interop day: every server and client in a network namespace of its own, "
+              "joined only to the grader's, with one address", flush=True)
+    elif walls == "full":
         print("interop day: every server and client in ONE network namespace of its own, "
-              "loopback only", flush=True)
+              "loopback only (this kernel has no veth pairs)", flush=True)
     plt = reports.plotting()  # now, before any student's code has run
     jobs = max(1, jobs or 4 * (os.cpu_count() or 1))  # chats mostly wait on each other
     started = time.monotonic()
@@ -97,7 +124,7 @@ def run(class_folder, out, jobs=None):
             students.append({"name": name, "copy": str(copy),
                              "problem": None if is_copy else f"no copy of the kit: {found}"})
         hidden = [ROOT, Path(class_folder).resolve(), Path(out).resolve(), scratch]
-        result = run_worker(students, hidden, jobs, scratch)
+        result = run_worker(students, hidden, jobs, scratch, wired)
     out.mkdir(parents=True, exist_ok=True)
     names = [student["name"] for student in students]
     write_csv(out / "interop.csv", names, result["cells"])
@@ -110,7 +137,7 @@ def run(class_folder, out, jobs=None):
     return 0
 
 
-def run_worker(students, hidden, jobs, scratch):
+def run_worker(students, hidden, jobs, scratch, wired=False):
     """Run the worker in a network namespace of its own where allowed; its result, read
     once every process of the slots' users has been killed."""
     slots = isolation.Slots(len(students) + jobs) if isolation.available() else None
@@ -122,10 +149,12 @@ def run_worker(students, hidden, jobs, scratch):
     own_network = isolation.namespaces_allowed()
     spec.write_text(json.dumps({"students": students, "hidden": [str(path) for path in hidden],
                                 "jobs": jobs, "slots": slots.numbers if slots else None,
-                                "network_namespace": own_network}), encoding="utf-8")
+                                "network_namespace": own_network,
+                                "wires": own_network and wired}), encoding="utf-8")
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec), str(result)]
     if own_network:
-        command = ["unshare", "--net", "--", *command]
+        # and a mount namespace of its own, for the sandboxes' folders (Day.sandbox)
+        command = ["unshare", "--net", "--mount", "--propagation", "private", "--", *command]
     ended = None
     try:
         with isolation.OutOfSight(hidden):
@@ -151,9 +180,9 @@ def write_csv(path, names, cells):
     """A row per client, a column per server: "ok" or what failed first."""
     with open(path, "w", newline="", encoding="utf-8") as file:
         table = csv.writer(file)
-        table.writerow(["client \\ server", *names])
+        table.writerow(["client \\ server", *map(plain, names)])
         for client in names:
-            table.writerow([client, *(cells[client][server] for server in names)])
+            table.writerow([plain(client), *(cells[client][server] for server in names)])
 
 
 def draw_matrix(plt, names, cells, path):
@@ -164,9 +193,9 @@ def draw_matrix(plt, names, cells, path):
     figure, axes = plt.subplots(figsize=(side, side))
     axes.imshow(worked, cmap=ListedColormap(["#d62728", "#2ca02c"]), vmin=0, vmax=1)
     axes.set_xticks(range(len(names)))
-    axes.set_xticklabels(names, rotation=90)
+    axes.set_xticklabels([plain(name, 40) for name in names], rotation=90)
     axes.set_yticks(range(len(names)))
-    axes.set_yticklabels(names)
+    axes.set_yticklabels([plain(name, 40) for name in names])
     axes.set_xticks([place - 0.5 for place in range(1, len(names))], minor=True)
     axes.set_yticks([place - 0.5 for place in range(1, len(names))], minor=True)
     axes.grid(which="minor", color="white", linewidth=1)
@@ -189,9 +218,11 @@ def summary(names, result):
     useless = [server for server in names if all(cells[client][server] != "ok" for client in names)]
     nowhere = [client for client in names if all(cells[client][server] != "ok" for server in names)]
     ok = sum(cells[client][server] == "ok" for client in names for server in names)
-    servers = [f"  {server}: {result['servers'][server] or 'the kit client got: ' + kit[server]}"
+    servers = [f"  {plain(server)}: "
+               f"{result['servers'][server] or 'the kit client got: ' + kit[server]}"
                for server in useless]
-    clients = [f"  {client}: {result['clients'][client] or most_common(cells[client].values())}"
+    clients = [f"  {plain(client)}: "
+               f"{result['clients'][client] or most_common(cells[client].values())}"
                + (f"; with the kit's server: {result['kit_clients'][client]}"
                   if client in result["kit_clients"] else "") for client in nowhere]
     return ([f"{ok} of {len(names) ** 2} pairs worked."]
@@ -247,9 +278,111 @@ def checked(record, nick):
     return dict(record, nick=nick, seconds=CHAT_SECONDS)
 
 
+def plain(text, most=CELL_CHARACTERS):
+    """``text`` made safe for the csv, the picture and the terminal: printable characters
+    only (a lone surrogate, from a sandbox's JSON or a file name, cannot be written as
+    UTF-8), on one line, and at most ``most`` of them."""
+    text = "".join(char if char.isprintable() and not 0xD800 <= ord(char) <= 0xDFFF else "?"
+                   for char in str(text)[:most + 1])
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
 def short(failure):
     """A sandbox's failure in a few words: "did not finish within 10 s", say."""
     return str(failure).split(":")[0]
+
+
+class Wires:
+    """A network namespace for each sandbox, joined to the worker's by a veth pair.
+
+    Each namespace is held by a process of root's (``cat`` on a pipe: it ends with the
+    worker), and has one address on a /30 of its own. A client's namespace routes
+    everywhere through the worker, which forwards to the servers and drops a packet
+    whose source is not the address of the wire it came on (rp_filter); a server's
+    routes only to the clients' network and the grader's own client, so that it reaches
+    no other server and not the grader's server. Everything dies with the worker's
+    network namespace.
+    """
+
+    def __init__(self):
+        for setting, value in (("ipv4/ip_forward", 1), ("ipv4/conf/all/rp_filter", 1),
+                               ("ipv4/conf/default/rp_filter", 1)):
+            Path("/proc/sys/net", setting).write_text(f"{value}\n", encoding="ascii")
+        self.ip(f"address add {KIT_SERVER_ADDRESS}/32 dev lo\n"
+                f"address add {KIT_CLIENT_ADDRESS}/32 dev lo\n")
+        self.wires, self.lock = 0, threading.Lock()
+
+    @staticmethod
+    def ip(batch, namespace=None):
+        """Run ``ip -batch`` (in the namespace held by the process ``namespace``)."""
+        command = ["ip", "-batch", "-"]
+        if namespace is not None:
+            command = ["nsenter", f"--net=/proc/{namespace}/ns/net", "--", *command]
+        done = subprocess.run(command, input=batch, capture_output=True, text=True, timeout=30,
+                              env={"PATH": SYSTEM_PATH}, cwd="/")
+        if done.returncode:
+            raise sandboxes.GraderFault(f"cannot wire a sandbox: {done.stderr.strip()}")
+
+    @staticmethod
+    def works():
+        """True where this kernel has veth pairs (tried once, for real)."""
+        return isolation._tried(["unshare", "--net", "--", "ip", "link", "add", "name", "a",
+                                 "type", "veth", "peer", "name", "b"])
+
+    def new(self, role, number):
+        """(the process that holds a new namespace, wired, for student ``number``'s ``role``
+        sandbox, its address). A student has the same address all day, in a sandbox started
+        again too: a client that has its sandbox killed gets no fresh address, and so no
+        fresh allowance of connections and lines at the servers."""
+        with self.lock:
+            wire, self.wires = self.wires, self.wires + 1
+        if number >= MOST_WIRES:
+            raise sandboxes.GraderFault("more students than the network has addresses")
+        network = SERVERS_NETWORK if role == "server" else CLIENTS_NETWORK
+        gateway, address = network + 4 * number + 1, network + 4 * number + 2
+        holder = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", "echo up; exec cat"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/",
+                                  env={"PATH": SYSTEM_PATH})
+        try:
+            if holder.stdout.readline() != b"up\n":
+                raise sandboxes.GraderFault("cannot make a network namespace")
+            self.ip(f"link add w{wire} type veth peer name eth0 netns {holder.pid}\n"
+                    f"address add {gateway}/30 dev w{wire}\nlink set w{wire} up\n")
+            routes = (f"route add default via {gateway}\n" if role == "client" else
+                      f"route add {CLIENTS_NETWORK}/16 via {gateway}\n"
+                      f"route add {KIT_CLIENT_ADDRESS}/32 via {gateway}\n")
+            self.ip(f"link set lo up\naddress add {address}/30 dev eth0\nlink set eth0 up\n"
+                    + routes, namespace=holder.pid)
+        except BaseException:
+            self.end(holder)
+            raise
+        holder.wire = f"w{wire}"
+        return holder, str(address)
+
+    @staticmethod
+    def end(holder):
+        """Remove the veth pair, at once (its address may be given again), and let the
+        namespace go."""
+        if holder is not None:
+            if hasattr(holder, "wire"):
+                subprocess.run(["ip", "link", "delete", holder.wire], capture_output=True,
+                               timeout=30, env={"PATH": SYSTEM_PATH}, cwd="/")
+            holder.kill()
+            holder.wait()
+            for pipe in (holder.stdin, holder.stdout):
+                pipe.close()
+
+
+class WiredJail(isolation.Jail):
+    """The grading walls, in the network namespace that ``holder`` holds."""
+
+    def __init__(self, slot, hidden, runner_home, holder):
+        super().__init__(slot, hidden, runner_home)
+        self.holder = holder
+
+    def walled(self, command):
+        return ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", "--",
+                *super().walled(command)]
 
 
 class Day:
@@ -269,22 +402,47 @@ class Day:
         self.server_problems = {name: None for name in self.names}
         self.client_problems = {name: None for name in self.names}
         self.kit, self.cells = {}, {name: {} for name in self.names}
-        self.kit_port, self.kit_clients = None, {}  # the kit's server, and what clients got
+        self.kit_address, self.kit_clients = None, {}  # the kit's server, what clients got
         self.local_sources = sys.platform.startswith("linux")  # all of 127/8 is loopback there
+        self.wires = Wires() if spec.get("wires") else None
+        self.holders = {}  # a sandbox -> the process that holds its network namespace
+        self.mounted = []  # the sandboxes' folders that are a tmpfs of their own
 
     def source(self, number):
         """The address client student ``number`` connects from (None: the system's choice)."""
         return str(FIRST_SOURCE + number) if self.local_sources else None
 
     def sandbox(self, number, slot, role):
-        """A sandbox running student ``number``'s private copy as the user of ``slot``."""
+        """(a sandbox running student ``number``'s private copy as the user of ``slot``, the
+        address it has: with Wires, of its own; else None, loopback's)."""
         place = self.scratch / f"{role}-{number}"
-        jail = isolation.Jail(slot, self.hidden, self.runner_home)
-        copy = place / "copy"
-        if not copy.is_dir():  # a client's sandbox started again keeps its copy
-            place.mkdir()
-            copy = isolation.private_copy(Path(self.students[number]["copy"]), place, jail.uid)
-        return sandboxes.Sandbox(copy, CHAT_SECONDS + MARGIN_SECONDS, jail)
+        holder, address = self.wires.new(role, number) if self.wires else (None, None)
+        try:
+            jail = (WiredJail(slot, self.hidden, self.runner_home, holder) if holder
+                    else isolation.Jail(slot, self.hidden, self.runner_home))
+            copy = place / "copy"
+            if not copy.is_dir():  # a client's sandbox started again keeps its copy
+                place.mkdir()
+                self.bounded(place, Path(self.students[number]["copy"]))
+                copy = isolation.private_copy(Path(self.students[number]["copy"]), place,
+                                              jail.uid)
+            box = sandboxes.Sandbox(copy, CHAT_SECONDS + MARGIN_SECONDS, jail)
+        except BaseException:
+            Wires.end(holder)
+            raise
+        self.holders[box] = holder
+        return box, address
+
+    def bounded(self, place, copy):
+        """With namespaces, ``place`` is a tmpfs with room for the copy and no more than
+        isolation.ROOM_BYTES besides (mounted in the worker's own mount namespace)."""
+        if self.namespaces and isolation.bound_room(place, copy):
+            self.mounted.append(place)
+
+    def end(self, box):
+        """End a sandbox, everything in it, and its network namespace."""
+        box.close()
+        Wires.end(self.holders.pop(box, None))
 
     def start_server(self, number):
         """Start student ``number``'s server and keep it up; then the grader's client tries it."""
@@ -296,26 +454,31 @@ class Day:
             self.server_problems[name] = f"server: {problem}"
             return
         try:
-            box = self.sandbox(number, self.server_slots[number], "server")
+            box, host = self.sandbox(number, self.server_slots[number], "server")
         except (OSError, sandboxes.GraderFault) as fault:
-            self.server_problems[name] = f"the grader could not start a sandbox: {fault}"
+            self.server_problems[name] = plain(f"the grader could not start a sandbox: {fault}")
             return
+        host = host or "127.0.0.1"
         try:
-            server = box.new("chatroom.defences:DefendedServer", "127.0.0.1", 0, log_chat=False)
+            server = box.new("chatroom.defences:DefendedServer", host, 0, log_chat=False)
             server.start()
             port = server.get("address")[1]
-        except (sandboxes.RemoteError, sandboxes.SandboxFailure, TypeError, IndexError) as error:
-            box.close()
-            self.server_problems[name] = f"the server did not start: {error}"[:300]
+            if type(port) is not int or not 0 < port < 65536:  # the student's property says
+                raise TypeError(f"its address gives no port ({port!r:.40})")
+        except (sandboxes.RemoteError, sandboxes.SandboxFailure, TypeError, IndexError,
+                KeyError) as error:
+            self.end(box)
+            self.server_problems[name] = plain(f"the server did not start: {error}")
             return
-        self.servers[name] = (box, server, port)
-        self.kit[name] = self.kit_chat(port)
+        self.servers[name] = (box, server, (host, port))
+        self.kit[name] = self.kit_chat(host, port)
 
-    def kit_chat(self, port):
+    def kit_chat(self, host, port):
         """What the grader's own client (the instructor's kit) got from a server, in a few words."""
+        sources = ((KIT_CLIENT_ADDRESS,) * 2 if self.wires else
+                   (KIT_SOURCE,) * 2 if self.local_sources else (None, None))
         try:
-            record = interop.chat("127.0.0.1", port, nick="kitclient",
-                                  sources=(KIT_SOURCE,) * 2 if self.local_sources else (None, None),
+            record = interop.chat(host, port, nick="kitclient", sources=sources,
                                   seconds=CHAT_SECONDS)
         except pieces.PieceMissing as missing:
             return f"the kit's client cannot run here: {missing}"
@@ -323,7 +486,13 @@ class Day:
 
     def run_client(self, number, slot):
         """Student ``number``'s client chats with every server that runs, in one sandbox (a new
-        one after the sandbox died or hung; given up after FAILURES_IN_A_ROW such)."""
+        one after the sandbox died or hung).
+
+        A sandbox that died or hung with a server may be the server's doing: a classmate's
+        server may not cost this client the rest of its row. So a new sandbox chats with the
+        grader's own server at once, and only if it dies or hangs there too, or it has died
+        or hung with MOST_DEATHS servers, is the row given up (what remains would cost a
+        deadline each)."""
         student, name = self.students[number], self.names[number]
         copy = Path(student["copy"])
         problem = (student["problem"] or needs_files(copy, "client.py", "interop.py")
@@ -331,7 +500,7 @@ class Day:
         if problem:
             self.client_problems[name] = f"client: {problem}"
             return
-        box, failures = None, []
+        box, address, given_up, deaths = None, None, None, 0
         try:
             # The kit's server first, then each student's, each client from another one.
             for server in [None] + self.names[number:] + self.names[:number]:
@@ -339,22 +508,29 @@ class Day:
                     continue
                 cells = self.kit_clients if server is None else self.cells[name]
                 key = name if server is None else server
-                if len(failures) >= FAILURES_IN_A_ROW:
-                    cells[key] = failures[-1]
+                if given_up:
+                    cells[key] = given_up
                     continue
                 if box is None:
-                    box = self.sandbox(number, slot, "client")
-                port = self.kit_port if server is None else self.servers[server][2]
-                cells[key], died = self.chat(box, number, port)
-                failures = failures + [cells[key]] if died else []
-                if died:
-                    box.close()
-                    box = None
+                    box, address = self.sandbox(number, slot, "client")
+                where = self.kit_address if server is None else self.servers[server][2]
+                cells[key], died = self.chat(box, number, where, address)
+                if died:  # the server's doing, or the client's? Ask the grader's server
+                    self.end(box)
+                    box, deaths = None, deaths + (server is not None)
+                    if deaths >= MOST_DEATHS:
+                        given_up = cells[key]
+                        continue
+                    box, address = self.sandbox(number, slot, "client")
+                    again, died_again = self.chat(box, number, self.kit_address, address)
+                    if died_again:
+                        self.end(box)
+                        box, given_up = None, again
         except (OSError, sandboxes.GraderFault) as fault:
-            self.client_problems[name] = f"the grader could not start a sandbox: {fault}"
+            self.client_problems[name] = plain(f"the grader could not start a sandbox: {fault}")
         finally:
             if box is not None:
-                box.close()
+                self.end(box)
             self.clear(slot, self.scratch / f"client-{number}")
 
     def clear(self, slot, place):
@@ -365,39 +541,49 @@ class Day:
             isolation.kill_user(isolation.BASE_UID + slot)
             if not self.namespaces:  # else they were the sandbox's own, and are gone
                 isolation.sweep(isolation.BASE_UID + slot)
+        for folder in [folder for folder in self.mounted if place in (folder, *folder.parents)]:
+            isolation.unbound_room(folder)
+            self.mounted.remove(folder)
         shutil.rmtree(place, ignore_errors=True)  # rmtree never follows a link out
 
-    def chat(self, box, number, port):
-        """(the verdict of one chat of client ``number`` with the server at ``port``, True
-        if its sandbox died or hung meanwhile)."""
-        nick, source = f"carol{number}", self.source(number)
+    def chat(self, box, number, server, address=None):
+        """(the verdict of one chat of client ``number`` (its sandbox at ``address``, if it
+        has one of its own) with the server at ``server`` (host, port), True if its sandbox
+        died or hung meanwhile)."""
+        nick, source = f"carol{number}", address or self.source(number)
         try:
-            record = box.call("chatroom.interop:chat", "127.0.0.1", port, nick=nick,
+            record = box.call("chatroom.interop:chat", *server, nick=nick,
                               sources=[source, source], seconds=CHAT_SECONDS)
         except sandboxes.RemoteError as error:
             if error.is_a("NotImplementedError"):  # PieceMissing, or a stub the text check missed
-                return f"client: {error.message}"[:300], False
-            return f"the client raised {error.kind}", False
+                return plain(f"client: {error.message}"), False
+            return plain(f"the client raised {error.kind}"), False
         except sandboxes.SandboxFailure as failure:
             return f"client: {short(failure)}", True
         try:
-            return interop.verdict(checked(record, nick))[0], False
+            return plain(interop.verdict(checked(record, nick))[0]), False
         except (ValueError, KeyError, TypeError):
             return "client: its chat's answer could not be read", False
 
     def results(self):
-        """The day as plain data: every cell filled, a client's or a server's problem first."""
-        cells = {client: {server: self.client_problems[client] or self.server_problems[server]
-                          or self.cells[client].get(server, "not run")
+        """The day as plain data: every cell filled, a client's or a server's problem first;
+        every sentence ``plain``."""
+        cells = {client: {server: plain(self.client_problems[client]
+                                        or self.server_problems[server]
+                                        or self.cells[client].get(server, "not run"))
                           for server in self.names} for client in self.names}
-        return {"cells": cells, "servers": self.server_problems, "clients": self.client_problems,
-                "kit": self.kit, "kit_clients": self.kit_clients}
+        said = {key: {name: value if value is None else plain(value)
+                      for name, value in found.items()}
+                for key, found in (("servers", self.server_problems),
+                                   ("clients", self.client_problems), ("kit", self.kit),
+                                   ("kit_clients", self.kit_clients))}
+        return {"cells": cells, **said}
 
     def close(self):
         """End every server's sandbox (everything in it dies: no need to ask the server to
         stop), make sure no process of a slot's user is left, and clear what the day wrote."""
         for box, _, _ in self.servers.values():
-            box.close()
+            self.end(box)
         for slot in self.server_slots + self.client_slots:
             self.clear(slot, self.scratch)
         if self.runner_home is not None:
@@ -428,8 +614,9 @@ def work(spec_path, result_path):
                 free.put(slot)
 
         # The instructor's server (trusted code, in this process) for every client to try.
-        with DefendedServer("127.0.0.1", 0, log_chat=False, on_event=lambda event: None) as kit:
-            day.kit_port = kit.address[1]
+        host = KIT_SERVER_ADDRESS if day.wires else "127.0.0.1"
+        with DefendedServer(host, 0, log_chat=False, on_event=lambda event: None) as kit:
+            day.kit_address = (host, kit.address[1])
             with ThreadPoolExecutor(len(day.client_slots)) as pool:
                 list(pool.map(client, range(len(day.names))))
     finally:

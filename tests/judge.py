@@ -77,8 +77,9 @@ def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
     scratch = Path(tempfile.mkdtemp(prefix="grade-student-", dir=isolation.scratch_folder()))
     private = Path(tempfile.mkdtemp(prefix="grade-results-"))  # ours alone: mode 0700
     jail = isolation.Jail(slot)
-    runner_home = None
+    runner_home, bounded = None, False
     try:
+        bounded = jail.uid is not None and isolation.bound_room(scratch, copy)
         graded = isolation.private_copy(copy, scratch, jail.uid)
         fault = None
         if jail.uid is not None:
@@ -100,6 +101,8 @@ def grade_copy(copy, exercises, catalog, slot=None, hidden=(), per_request=5.0):
             isolation.kill_user(jail.uid)
             if not isolation.namespaces_allowed():  # else they were the sandbox's own, and are gone
                 isolation.sweep(jail.uid)
+        if bounded:
+            isolation.unbound_room(scratch)
         shutil.rmtree(scratch, ignore_errors=True)  # rmtree never follows a link out
         shutil.rmtree(private, ignore_errors=True)
         if runner_home is not None:

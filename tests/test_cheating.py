@@ -10,6 +10,7 @@ These need the walls of tests/grading/isolation.py: Linux, and root.
 """
 
 import csv
+import errno
 import hashlib
 import json
 import os
@@ -439,3 +440,31 @@ def test_the_runner_is_roots_and_the_sandbox_cannot_replace_it(tmp_path):
     finally:
         box.close()
         shutil.rmtree(jail.runner_home, ignore_errors=True)
+
+
+@pytest.mark.skipif(not isolation.namespaces_allowed(), reason="this machine refuses namespaces")
+def test_a_sandbox_that_writes_without_end_fills_only_its_own_room(tmp_path):
+    """The judge makes each private copy's folder a tmpfs with room for the copy and
+    ROOM_BYTES more: a student who writes files without end meets ENOSPC there, and the
+    disk that classmates' copies and the reports need stays as it was."""
+    copy, room = tmp_path / "copy", tmp_path / "room"
+    copy.mkdir()
+    room.mkdir()
+    (copy / "answer.py").write_text("x = 1\n", encoding="utf-8")
+    assert isolation.bound_room(room, copy)
+    try:
+        os.chown(room, SPARE_UID, SPARE_UID)
+        writer = ("import os\nwritten = 0\ntry:\n    while written < 4 * ROOM:\n"
+                  "        with open(f'file{written}', 'wb') as out:\n"
+                  "            out.write(b'x' * (1 << 20))\n"
+                  "        written += 1 << 20\nexcept OSError as error:\n"
+                  "    print(written, error.errno)\nelse:\n    print(written, 0)\n").replace("ROOM", str(isolation.ROOM_BYTES))
+        done = subprocess.run(["setpriv", f"--reuid={SPARE_UID}", f"--regid={SPARE_UID}",
+                               "--clear-groups", isolation.Jail(999).python(), "-I", "-c", writer],
+                              cwd=room, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        written, error = (int(part) for part in done.stdout.split())
+        assert error == errno.ENOSPC and written <= isolation.ROOM_BYTES, done.stdout
+    finally:
+        isolation.unbound_room(room)
+    assert not list(room.iterdir()), "what the sandbox wrote went with its room"

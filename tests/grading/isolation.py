@@ -20,7 +20,10 @@ And where root may make namespaces (not in a container without CAP_SYS_ADMIN):
       /var/tmp and /dev/shm are new and its own, gone when it ends;
     - its own process ids and /proc, so it sees no other process, and all of
       its processes die with its first one; its own System V IPC objects and
-      host name, gone when it ends.
+      host name, gone when it ends;
+    - its private copy in a tmpfs with room for the copy and ROOM_BYTES more
+      (bound_room, by the judge), so that writing without end fills its own room,
+      never the disk that classmates' copies and the reports need.
 
 Root only raises these walls and kills: it never opens, copies or imports a
 path that the student's code can write or replace (read_inside, install_runner).
@@ -43,6 +46,7 @@ MEMORY_BYTES = 512 << 20
 CPU_SECONDS = 60
 FILE_BYTES = 10 << 20
 PROCESSES = 256
+ROOM_BYTES = 64 << 20  # what a sandbox may write in its folder, beyond its copy
 BASE_UID = 61000
 SCRATCH = "/var/lib/chatroom-grader"  # private copies, where only root and their user may look
 OWN_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
@@ -453,6 +457,29 @@ def scratch_folder():
     os.makedirs(SCRATCH, mode=0o711, exist_ok=True)
     os.chmod(SCRATCH, 0o711)  # its users may pass through to their own folder, and no more
     return SCRATCH
+
+
+def bound_room(place, copy):
+    """Where namespaces are allowed, make the empty folder ``place`` a tmpfs of its own that
+    holds ``copy`` and ROOM_BYTES more: a sandbox that writes without end fills its own
+    folder, never the disk that classmates' copies and the reports need. Raises OSError if
+    the mount fails; returns True once mounted, False where it cannot be (no namespaces)."""
+    if not namespaces_allowed():
+        return False
+    size = ROOM_BYTES + sum(os.lstat(os.path.join(folder, name)).st_size
+                            for folder, _, files in os.walk(copy) for name in files)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
+                           "chatroom-grader", str(place)], capture_output=True, text=True,
+                          timeout=30, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    if done.returncode:
+        raise OSError(f"cannot bound a sandbox's folder: {done.stderr.strip()}")
+    return True
+
+
+def unbound_room(place):
+    """Undo bound_room: the tmpfs goes, with whatever the sandbox wrote in it."""
+    subprocess.run(["umount", "--lazy", str(place)], capture_output=True, timeout=30,
+                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
 
 def private_copy(copy, scratch, uid):
