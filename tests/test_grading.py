@@ -83,7 +83,7 @@ def graded_class(tmp_path_factory):
     shutil.copytree(blank, submissions / "blank")
     shutil.copytree(blank, submissions / "partial")
     shutil.copy(perfect / "chatroom" / "measure.py", submissions / "partial" / "chatroom")
-    shutil.copytree(perfect, submissions / "nested" / "submission" / "kit")
+    shutil.copytree(submissions / "partial", submissions / "nested" / "submission" / "kit")
     misbehaving_copy(submissions / "misbehaving", perfect)
     out = tmp_path_factory.mktemp("grades")
     finished = subprocess.run(
@@ -137,7 +137,7 @@ def test_a_partial_copy_gets_the_points_of_what_it_did(graded_class):
 
 def test_a_copy_in_a_nested_folder_is_found_and_named(graded_class):
     _, rows, finished = graded_class
-    assert rows["nested"]["total"] == str(MAXIMUM)
+    assert rows["nested"]["total"] == str(worth("ex08_percentile"))  # a partial copy, graded
     assert "found the copy inside" in finished.stderr and "submission/kit" in finished.stderr
 
 
