@@ -13,6 +13,7 @@ and stored in captures/NAME.json, and says so in one line. Record them again wit
 CHATROOM_RECORD_CAPTURES=1 in the environment, as root on Linux.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -30,6 +31,55 @@ STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FI
           6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
 PACKET_OUTGOING = 4       # on "lo" each frame is seen leaving and arriving: keep one copy
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # the kernel's arrival time of a frame
+
+
+SO_ATTACH_FILTER = 26
+# Classic BPF, the kernel's filter language (what tcpdump compiles "tcp port P" into).
+LOAD_HALF, LOAD_BYTE, LOAD_HALF_AFTER_X = 0x28, 0x30, 0x48  # A = 2 bytes, 1 byte, 2 bytes at X+k
+LOAD_IP_LENGTH, JUMP_IF_EQUAL, JUMP, RETURN = 0xB1, 0x15, 0x05, 0x06  # X = IPv4 header's length
+
+
+def only_ports(ports):
+    """A filter that makes the kernel keep only TCP segments from or to ``ports``, so
+    that other programs' traffic on "lo" never crowds ours out of the socket's queue.
+    A line is (instruction, value) or (JUMP_IF_EQUAL, value, if equal, if not): where
+    to go is a label below, or None for the next line."""
+    checks = [(JUMP_IF_EQUAL, port, "keep", None) for port in sorted(ports)]
+    program = [
+        (LOAD_HALF, 12),                                       # the Ethernet type
+        (JUMP_IF_EQUAL, 0x86DD, "ipv6", None), (JUMP_IF_EQUAL, 0x0800, None, "drop"),
+        (LOAD_BYTE, 23), (JUMP_IF_EQUAL, 6, None, "drop"),     # IPv4: is it TCP?
+        (LOAD_IP_LENGTH, 14),                                  # X: where TCP starts
+        (LOAD_HALF_AFTER_X, 14), *checks,                      # its source port
+        (LOAD_HALF_AFTER_X, 16), *checks, (JUMP, "drop"),      # its destination port
+        "ipv6", (LOAD_BYTE, 20), (JUMP_IF_EQUAL, 6, None, "drop"),  # IPv6: TCP? (no options)
+        (LOAD_HALF, 54), *checks, (LOAD_HALF, 56), *checks,
+        "drop", (RETURN, 0),                                   # keep 0 bytes of the frame
+        "keep", (RETURN, 0x40000)]                             # keep it whole
+    labels, lines = {}, []
+    for line in program:
+        if isinstance(line, str):
+            labels[line] = len(lines)
+        else:
+            lines.append(line)
+
+    def skip(target, number):  # jumps say how many lines to skip
+        return labels[target] - number - 1 if target else 0
+
+    code = b""
+    for number, line in enumerate(lines):
+        if line[0] == JUMP:
+            code += struct.pack("HBBI", JUMP, 0, 0, skip(line[1], number))
+        elif line[0] == JUMP_IF_EQUAL:
+            code += struct.pack("HBBI", JUMP_IF_EQUAL, skip(line[2], number),
+                                skip(line[3], number), line[1])
+        else:
+            code += struct.pack("HBBI", line[0], 0, 0, line[1])
+    _filters.append(ctypes.create_string_buffer(code))  # alive until setsockopt has copied it
+    return struct.pack("HL", len(lines), ctypes.addressof(_filters[-1]))
+
+
+_filters = []
 
 
 def port_of(end):
@@ -84,6 +134,7 @@ class Capture:
         self.ports = set(self.roles)  # a segment to or from one of these is kept
         self.settle, self.seconds, self.limit = settle, seconds, limit
         self.frames, self.rows, self.why_stored = [], None, why_not_live()
+        self.delivered = 0  # frames the kernel's filter let through to us
 
     def call(self, end, role):
         """Name the other end's port (a socket or a number): ``seen.call(b, "b")``."""
@@ -98,8 +149,8 @@ class Capture:
                 self.why_stored = f"a raw socket is not allowed here ({error.strerror})"
         if self.why_stored is None:
             self.raw.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self.raw.setsockopt(socket.SOL_SOCKET, 33, 1 << 22)  # SO_RCVBUFFORCE: other tests
-            self.raw.settimeout(self.settle / 2)                  # fill "lo" too
+            self.raw.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, only_ports(self.ports))
+            self.raw.settimeout(self.settle / 2)
             self.done = threading.Event()
             self.reader = threading.Thread(target=self.read, daemon=True)
             self.reader.start()
@@ -112,6 +163,7 @@ class Capture:
             while time.monotonic() < deadline and len(self.frames) < self.limit:
                 try:
                     frame, ancillary, _, address = self.raw.recvmsg(128, 64)  # headers only
+                    self.delivered += 1
                 except socket.timeout:
                     frame = None
                 if frame and address[2] != PACKET_OUTGOING:

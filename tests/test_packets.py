@@ -92,6 +92,28 @@ def test_the_same_exchange_prints_the_same_table_every_time(listener, tmp_path):
 
 
 @live
+def test_the_kernel_keeps_only_our_segments_while_others_flood_loopback(listener, tmp_path):
+    """The capture's filter runs in the kernel: a flood between two other sockets reaches
+    neither the table nor the capture's queue, so it cannot crowd our segments out."""
+    with socket.create_server(("127.0.0.1", 0)) as other:
+        noisy = socket.create_connection(other.getsockname(), timeout=2)
+        sink, _ = other.accept()
+        sink.settimeout(2)
+        with packets.capture("filtered", {listener: "server"}, folder=tmp_path) as seen:
+            for _ in range(200):  # 200 segments of noise, each read as it comes
+                noisy.sendall(b"x" * 1000)
+                sink.recv(1000)
+            client, server_side = connected(listener)
+            client.close()
+            server_side.close()
+        noisy.close()
+        sink.close()
+    assert {row["from"] for row in seen.rows} == {"client", "server"}, seen.rows
+    # each of our segments is seen twice on "lo" (leaving and arriving), and nothing else
+    assert seen.delivered == 2 * len(seen.rows), (seen.delivered, len(seen.rows))
+
+
+@live
 @linux
 def test_closing_with_unread_data_sends_a_reset_on_linux(listener, tmp_path):
     with packets.capture("reset", {listener: "server"}, folder=tmp_path) as seen:
