@@ -90,6 +90,25 @@ def port_of(end):
     return end[1] if isinstance(end, tuple) else end.getsockname()[1]
 
 
+def end_of(end):
+    """(address, port) of an end; address None for a bare port, or a socket that listens
+    on every address: then any segment to or from that port is ours."""
+    if isinstance(end, int):
+        return None, end
+    address, port = (end if isinstance(end, tuple) else end.getsockname())[:2]
+    address = address.replace("::ffff:", "")  # an IPv4 client of a dual-stack socket
+    return (None if address in ("", "0.0.0.0", "::") else address), port
+
+
+def addresses(frame):
+    """(source, destination) IP addresses of a frame that parse() read."""
+    if struct.unpack("!H", frame[12:14])[0] == 0x0800:
+        return socket.inet_ntop(socket.AF_INET, frame[26:30]), socket.inet_ntop(
+            socket.AF_INET, frame[30:34])
+    return socket.inet_ntop(socket.AF_INET6, frame[22:38]), socket.inet_ntop(
+        socket.AF_INET6, frame[38:54])
+
+
 def why_not_live():
     """None when this machine can capture live, else why not (a few words)."""
     if os.environ.get("CHATROOM_STORED_CAPTURES"):
@@ -131,7 +150,8 @@ class Capture:
                  folder=CAPTURES):
         self.name, self.other, self.folder = name, other, Path(folder)
         self.roles = {port_of(end): role for end, role in roles.items()}
-        self.ports = set(self.roles)  # a segment to or from one of these is kept
+        self.ends = {end_of(end) for end in roles}  # a segment to or from one is kept
+        self.ports = {port for _, port in self.ends}  # for the kernel's filter
         self.settle, self.seconds, self.limit = settle, seconds, limit
         self.frames, self.rows, self.why_stored = [], None, why_not_live()
         self.delivered = 0  # frames the kernel's filter let through to us
@@ -168,7 +188,7 @@ class Capture:
                     frame = None
                 if frame and address[2] != PACKET_OUTGOING:
                     segment = parse(frame)
-                    if segment and self.ports & {segment[0], segment[1]}:
+                    if segment and self.ours(frame, segment):
                         seconds, nanoseconds = struct.unpack("qq", ancillary[0][2][:16])
                         self.frames.append((seconds + nanoseconds / 1e9,) + segment)
                         quiet_since = None
@@ -176,6 +196,13 @@ class Capture:
                     quiet_since = quiet_since or time.monotonic()
                     if time.monotonic() - quiet_since >= self.settle:
                         return
+
+    def ours(self, frame, segment):
+        """True when one end of the segment is one of ours: the same port, and the same
+        address where we know it (another program may use our port on another address)."""
+        source, destination = addresses(frame)
+        return bool({(source, segment[0]), (None, segment[0]), (destination, segment[1]),
+                     (None, segment[1])} & self.ends)
 
     def __exit__(self, *exception):
         if self.why_stored is None:

@@ -461,6 +461,9 @@ class Lab:
                                                  (self.b, self.cable_b, HOST_B, LINK_B)):
             ip("netns", "add", host)
             ip("link", "set", cable, "netns", host)
+            # no link-local address of the kernel's own making: the client's source must be
+            # fe80::b, which a busy machine's choice between two link-local ones may not give
+            ip("-n", host, "link", "set", cable, "addrgenmode", "none")
             ip("-n", host, "addr", "add", f"{address}/24", "dev", cable)
             # nodad: usable at once, without the second of duplicate address detection
             ip("-n", host, "addr", "add", f"{link_local}/64", "dev", cable, "nodad")

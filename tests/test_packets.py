@@ -115,6 +115,25 @@ def test_the_kernel_keeps_only_our_segments_while_others_flood_loopback(listener
 
 @live
 @linux
+def test_our_port_on_another_address_is_someone_elses(listener, tmp_path):
+    """Ports are per address: a busy machine may use our port number on 127.0.0.2. Those
+    segments are not ours, and the table leaves them out."""
+    port = listener.getsockname()[1]
+    with socket.create_server(("127.0.0.2", port)) as theirs:
+        theirs.settimeout(2)
+        with packets.capture("someone_elses", {listener: "server"}, folder=tmp_path) as seen:
+            for server in (theirs, listener):
+                client = socket.create_connection(server.getsockname(), timeout=2)
+                accepted, _ = server.accept()
+                client.close()
+                accepted.close()
+    kinds = [row["flags"] for row in seen.rows]
+    assert kinds.count("SYN") == 1, seen.rows  # ours only; the kernel's filter let both in
+    assert seen.delivered == 4 * len(seen.rows), (seen.delivered, len(seen.rows))
+
+
+@live
+@linux
 def test_closing_with_unread_data_sends_a_reset_on_linux(listener, tmp_path):
     with packets.capture("reset", {listener: "server"}, folder=tmp_path) as seen:
         client, server_side = connected(listener)
