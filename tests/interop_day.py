@@ -12,7 +12,8 @@ of its own, with the instructor's folders out of sight. Where root may make
 namespaces, this file runs itself, as the worker (``--worker SPEC RESULT``), in
 a network namespace of its own that reaches nothing outside, and gives each
 sandbox a network namespace of its own inside it, joined to the worker's by a
-veth pair (``Wires``): a machine of its own, with one address, as in a lab.
+veth pair (``Wires``, in interop_network.py): a machine of its own, with one
+address, as in a lab.
 The kernel then keeps each student to their own address and their own ports:
 a client cannot connect as a classmate (the servers' limits and flood control
 per address would count it against them), nor fill the room from a thousand
@@ -53,7 +54,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +67,7 @@ import isolation  # noqa: E402
 import sandbox as sandboxes  # noqa: E402
 from chatroom import interop, pieces  # noqa: E402  -- the instructor's: trusted
 from chatroom.defences import DefendedServer  # noqa: E402
+from interop_network import KIT_CLIENT_ADDRESS, KIT_SERVER_ADDRESS, WiredJail, Wires  # noqa: E402
 
 CHAT_SECONDS = 6.0  # one chat, at most; a working pair takes milliseconds
 MARGIN_SECONDS = 4.0  # the sandbox's answer may come this much later
@@ -77,12 +78,6 @@ MOST_DEATHS = 3
 FIRST_SOURCE = IPv4Address("127.0.0.10")  # the first client student's address
 KIT_SOURCE = "127.0.0.2"  # the grader's own client
 WORKER_SECONDS = 3600
-# With Wires: each server and client sandbox on a /30 of its own (the worker's end .1,
-# the sandbox's .2); the grader's own server and client on the worker's loopback.
-SERVERS_NETWORK, CLIENTS_NETWORK = IPv4Address("10.1.0.0"), IPv4Address("10.2.0.0")
-KIT_SERVER_ADDRESS, KIT_CLIENT_ADDRESS = "10.3.0.1", "10.4.0.1"
-MOST_WIRES = 1 << 14  # /30s in a /16
-SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 CELL_CHARACTERS = 300  # what a cell may say: the sandboxes choose some of its words
 
 
@@ -290,99 +285,6 @@ def plain(text, most=CELL_CHARACTERS):
 def short(failure):
     """A sandbox's failure in a few words: "did not finish within 10 s", say."""
     return str(failure).split(":")[0]
-
-
-class Wires:
-    """A network namespace for each sandbox, joined to the worker's by a veth pair.
-
-    Each namespace is held by a process of root's (``cat`` on a pipe: it ends with the
-    worker), and has one address on a /30 of its own. A client's namespace routes
-    everywhere through the worker, which forwards to the servers and drops a packet
-    whose source is not the address of the wire it came on (rp_filter); a server's
-    routes only to the clients' network and the grader's own client, so that it reaches
-    no other server and not the grader's server. Everything dies with the worker's
-    network namespace.
-    """
-
-    def __init__(self):
-        for setting, value in (("ipv4/ip_forward", 1), ("ipv4/conf/all/rp_filter", 1),
-                               ("ipv4/conf/default/rp_filter", 1)):
-            Path("/proc/sys/net", setting).write_text(f"{value}\n", encoding="ascii")
-        self.ip(f"address add {KIT_SERVER_ADDRESS}/32 dev lo\n"
-                f"address add {KIT_CLIENT_ADDRESS}/32 dev lo\n")
-        self.wires, self.lock = 0, threading.Lock()
-
-    @staticmethod
-    def ip(batch, namespace=None):
-        """Run ``ip -batch`` (in the namespace held by the process ``namespace``)."""
-        command = ["ip", "-batch", "-"]
-        if namespace is not None:
-            command = ["nsenter", f"--net=/proc/{namespace}/ns/net", "--", *command]
-        done = subprocess.run(command, input=batch, capture_output=True, text=True, timeout=30,
-                              env={"PATH": SYSTEM_PATH}, cwd="/")
-        if done.returncode:
-            raise sandboxes.GraderFault(f"cannot wire a sandbox: {done.stderr.strip()}")
-
-    @staticmethod
-    def works():
-        """True where this kernel has veth pairs (tried once, for real)."""
-        return isolation._tried(["unshare", "--net", "--", "ip", "link", "add", "name", "a",
-                                 "type", "veth", "peer", "name", "b"])
-
-    def new(self, role, number):
-        """(the process that holds a new namespace, wired, for student ``number``'s ``role``
-        sandbox, its address). A student has the same address all day, in a sandbox started
-        again too: a client that has its sandbox killed gets no fresh address, and so no
-        fresh allowance of connections and lines at the servers."""
-        with self.lock:
-            wire, self.wires = self.wires, self.wires + 1
-        if number >= MOST_WIRES:
-            raise sandboxes.GraderFault("more students than the network has addresses")
-        network = SERVERS_NETWORK if role == "server" else CLIENTS_NETWORK
-        gateway, address = network + 4 * number + 1, network + 4 * number + 2
-        holder = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", "echo up; exec cat"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/",
-                                  env={"PATH": SYSTEM_PATH})
-        try:
-            if holder.stdout.readline() != b"up\n":
-                raise sandboxes.GraderFault("cannot make a network namespace")
-            self.ip(f"link add w{wire} type veth peer name eth0 netns {holder.pid}\n"
-                    f"address add {gateway}/30 dev w{wire}\nlink set w{wire} up\n")
-            routes = (f"route add default via {gateway}\n" if role == "client" else
-                      f"route add {CLIENTS_NETWORK}/16 via {gateway}\n"
-                      f"route add {KIT_CLIENT_ADDRESS}/32 via {gateway}\n")
-            self.ip(f"link set lo up\naddress add {address}/30 dev eth0\nlink set eth0 up\n"
-                    + routes, namespace=holder.pid)
-        except BaseException:
-            self.end(holder)
-            raise
-        holder.wire = f"w{wire}"
-        return holder, str(address)
-
-    @staticmethod
-    def end(holder):
-        """Remove the veth pair, at once (its address may be given again), and let the
-        namespace go."""
-        if holder is not None:
-            if hasattr(holder, "wire"):
-                subprocess.run(["ip", "link", "delete", holder.wire], capture_output=True,
-                               timeout=30, env={"PATH": SYSTEM_PATH}, cwd="/")
-            holder.kill()
-            holder.wait()
-            for pipe in (holder.stdin, holder.stdout):
-                pipe.close()
-
-
-class WiredJail(isolation.Jail):
-    """The grading walls, in the network namespace that ``holder`` holds."""
-
-    def __init__(self, slot, hidden, runner_home, holder):
-        super().__init__(slot, hidden, runner_home)
-        self.holder = holder
-
-    def walled(self, command):
-        return ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", "--",
-                *super().walled(command)]
 
 
 class Day:

@@ -138,7 +138,7 @@ def write_copy(target, with_solutions=False):
         if path.is_file() and not NOT_SHIPPED & set(relative.parts):
             put(relative.as_posix(), path.read_text(encoding="utf-8"))
     for tool in ("grade.py", "judge.py", "submissions.py", "reports.py",  # the grader, whole
-                 "interop_day.py"):
+                 "interop_day.py", "interop_network.py"):
         put(f"tests/{tool}", (ROOT / "tests" / tool).read_text(encoding="utf-8"))
     put("README.md", STUDENTS_README.read_text(encoding="utf-8"))
     put("PROTOCOL.md", (ROOT / "PROTOCOL.md").read_text(encoding="utf-8"))  # for interop day

@@ -341,7 +341,7 @@ def test_a_client_that_dies_with_two_servers_keeps_the_rest_of_its_row(attacked_
 WIRED = '''
 import subprocess, sys
 sys.path[:0] = [GRADING, TESTS]
-import interop_day, isolation
+import interop_network, isolation
 
 LISTEN = """
 import socket, sys
@@ -370,7 +370,7 @@ def inside(holder, *command):
 
 
 isolation.loopback_up()
-wires = interop_day.Wires()
+wires = interop_network.Wires()
 (server, there), (other, _) = wires.new("server", 0), wires.new("server", 1)
 client, here = wires.new("client", 0)
 for holder, host, role in ((server, there, "server"), (None, "10.3.0.1", "kit")):
