@@ -26,7 +26,6 @@ the wire closes them.
 
 import atexit
 import ctypes
-import fcntl
 import heapq
 import itertools
 import json
@@ -84,6 +83,7 @@ def ip(*arguments):
 
 def open_tun(name):
     """A new TUN interface called ``name``, and the file descriptor that is its far end."""
+    import fcntl  # Unix only: imported here, so that Windows still shows the stored figures
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
