@@ -222,12 +222,6 @@ ATTACKS = {
 }
 
 
-def release(target, *options):
-    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
-                   check=True, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return target
-
-
 def attack(copy, code, names):
     """Put ``code`` at the start of percentile() in the copy's chatroom/measure.py."""
     path = copy / "chatroom" / "measure.py"
@@ -245,9 +239,9 @@ def digest(path):
 
 
 @pytest.fixture(scope="module")
-def attacked_class(tmp_path_factory):
+def attacked_class(released_kits, tmp_path_factory):
     """Grade the class; return (rows, the output folder, what the grader's files were before)."""
-    perfect = release(tmp_path_factory.mktemp("kit") / "perfect", "--with-solutions")
+    perfect = released_kits[0]
     class_folder = tmp_path_factory.mktemp("class")
     out = tmp_path_factory.mktemp("grades")
     for name in ("honest", "victim"):

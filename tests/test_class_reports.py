@@ -31,12 +31,6 @@ ONE = min(grade.catalog(), key=lambda exercise: len(grade.catalog()[exercise])) 
 WORTH = sum(points for _, points, *_ in grade.catalog()[ONE])
 
 
-def release(target, *options):
-    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
-                   check=True, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return target
-
-
 def run_grade(*arguments, env=None):
     return subprocess.run([sys.executable, str(ROOT / "tests" / "grade.py"), *map(str, arguments)],
                           capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
@@ -57,15 +51,9 @@ def rows_of(out):
 
 
 @pytest.fixture(scope="module")
-def kits(tmp_path_factory):
-    work = tmp_path_factory.mktemp("kits")
-    return release(work / "perfect", "--with-solutions"), release(work / "blank")
-
-
-@pytest.fixture(scope="module")
-def graded(kits, tmp_path_factory):
+def graded(released_kits, tmp_path_factory):
     """A class as an LMS hands it over, graded once; (class folder, out, the finished run)."""
-    perfect, blank = kits
+    perfect, blank = released_kits
     group = tmp_path_factory.mktemp("class")
     zip_folder(perfect, group / "zoe.zip")  # a zip next to the folders, named after it
     shutil.copytree(perfect, group / "deep" / "a" / "b" / "c" / "d" / "e" / "kit")  # 6 down
@@ -137,19 +125,19 @@ def test_unpacking_refuses_links_escapes_and_too_much(tmp_path):
     assert submissions.find_copies(tmp_path / "good") == [tmp_path / "good" / "kit"]
 
 
-def test_only_regrades_one_student_and_keeps_the_others(graded, kits, tmp_path):
+def test_only_regrades_one_student_and_keeps_the_others(graded, released_kits, tmp_path):
     group, out, _ = graded
     mine = tmp_path / "out"
     shutil.copytree(out, mine)
     kept = {name: (mine / f"{name}.json").read_bytes() for name in ("zoe", "deep", "twice", "sly")}
     histogram = (mine / "histogram.png").stat().st_mtime_ns
     shutil.rmtree(group / "blank")  # the blank student hands in their finished work
-    shutil.copytree(kits[0], group / "blank")
+    shutil.copytree(released_kits[0], group / "blank")
     try:
         finished = run_grade(group, "--out", mine, "--only", "blank")
     finally:
         shutil.rmtree(group / "blank")
-        shutil.copytree(kits[1], group / "blank")
+        shutil.copytree(released_kits[1], group / "blank")
     assert finished.returncode == 0, finished.stderr
     assert "Graded 1/1 student" in finished.stderr and "Graded 1 student in" in finished.stdout
     rows = rows_of(mine)
@@ -202,7 +190,7 @@ def test_a_gradebook_for_the_lms_from_a_roster(graded, tmp_path, lms, header):
 
 
 @pytest.mark.skipif(not isolation.available(), reason="the walls of a user of its own need Linux, root")
-def test_a_wall_that_fails_is_never_a_zero(kits, tmp_path):
+def test_a_wall_that_fails_is_never_a_zero(released_kits, tmp_path):
     """setpriv, which gives the sandbox its own user, fails here: no test of the student's
     runs, each says the grader could not, the feedback says it is not their fault, and no
     gradebook gets a 0."""
@@ -211,7 +199,7 @@ def test_a_wall_that_fails_is_never_a_zero(kits, tmp_path):
     (broken / "setpriv").write_text("#!/bin/sh\necho 'setpriv: not today' >&2\nexit 1\n")
     (broken / "setpriv").chmod(0o755)
     group = tmp_path / "class"
-    shutil.copytree(kits[0], group / "ann")
+    shutil.copytree(released_kits[0], group / "ann")
     roster = tmp_path / "roster.csv"
     roster.write_text("folder,name,id\nann,\"Ann, A\",7\n", encoding="utf-8")
     env = dict(os.environ, PATH=f"{broken}{os.pathsep}{os.environ['PATH']}")
@@ -229,7 +217,7 @@ def test_a_wall_that_fails_is_never_a_zero(kits, tmp_path):
     assert "not your fault" in mine.stdout and mine.returncode == 1, mine.stdout
 
 
-def test_a_hang_costs_one_deadline_per_exercise(kits, tmp_path):
+def test_a_hang_costs_one_deadline_per_exercise(released_kits, tmp_path):
     """Every piece loops forever: the exercise's first test times out, and its other tests,
     hidden ones included, end at once, so the whole exercise costs about one deadline."""
     with_hidden = [exercise for exercise, tests in grade.catalog().items()
@@ -238,7 +226,7 @@ def test_a_hang_costs_one_deadline_per_exercise(kits, tmp_path):
         pytest.skip("no exercise has hidden tests")
     exercise = min(with_hidden, key=lambda name: len(grade.catalog()[name]))
     copy = tmp_path / "class" / "looping"
-    shutil.copytree(kits[1], copy)
+    shutil.copytree(released_kits[1], copy)
     for path in [*(copy / "chatroom").glob("*.py"), *(copy / "exercises").glob("*.py")]:
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
         looped = [line[: len(line) - len(line.lstrip())] + "while True:\n"

@@ -26,21 +26,9 @@ SCHEMA = json.loads((ROOT / "tests" / "github-workflow.schema.json").read_text(e
 TIMEOUT = 300
 
 
-def release(target, *options):
-    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
-                   check=True, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return target
-
-
 @pytest.fixture(scope="module")
-def copies(tmp_path_factory):
-    work = tmp_path_factory.mktemp("copies")
-    return release(work / "perfect", "--with-solutions"), release(work / "blank")
-
-
-@pytest.fixture(scope="module")
-def workflow(copies):
-    text = (copies[1] / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8")
+def workflow(released_kits):
+    text = (released_kits[1] / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
@@ -102,9 +90,9 @@ def test_the_reporter_reads_every_step(workflow):
     assert reporter["continue-on-error"] is True
 
 
-def test_a_step_earns_its_points_exactly_when_its_exercise_is_done(workflow, copies, tmp_path):
+def test_a_step_earns_its_points_exactly_when_its_exercise_is_done(workflow, released_kits, tmp_path):
     """Run two steps' commands as the command grader does, in a copy with one exercise done."""
-    perfect, blank = copies
+    perfect, blank = released_kits
     steps = graders(workflow)
     copy = tmp_path / "copy"
     shutil.copytree(blank, copy)

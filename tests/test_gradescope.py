@@ -25,12 +25,6 @@ TIMEOUT = 600
 MAXIMUM = sum(points for tests in grade.catalog().values() for _, points, *_ in tests)
 
 
-def release(target, *options):
-    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
-                   check=True, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return target
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     target = tmp_path_factory.mktemp("bundle") / "autograder.zip"
@@ -38,12 +32,6 @@ def bundle(tmp_path_factory):
                           capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     return target
-
-
-@pytest.fixture(scope="module")
-def copies(tmp_path_factory):
-    work = tmp_path_factory.mktemp("copies")
-    return release(work / "perfect", "--with-solutions"), release(work / "blank")
 
 
 # What a container without CAP_SYS_ADMIN (Docker's default) allows: root, but no namespaces.
@@ -72,9 +60,9 @@ def test_the_bundle_has_gradescopes_entry_points_and_the_hidden_tests(bundle):
     assert not any(name.startswith(("solutions/", "chatroom/")) for name in names)
 
 
-def test_a_perfect_copy_scores_full_marks(bundle, copies, tmp_path):
+def test_a_perfect_copy_scores_full_marks(bundle, released_kits, tmp_path):
     results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(
-        copies[0], folder / "my-kit", ignore=shutil.ignore_patterns(".git")))
+        released_kits[0], folder / "my-kit", ignore=shutil.ignore_patterns(".git")))
     assert results["score"] == MAXIMUM, [test for test in results["tests"] if test["score"] < test["max_score"]]
     assert sum(test["max_score"] for test in results["tests"]) == MAXIMUM
     assert "found inside my-kit/" in results["output"]
@@ -87,16 +75,17 @@ def test_a_perfect_copy_scores_full_marks(bundle, copies, tmp_path):
     assert all("hidden" in test["name"] for test in hidden)
 
 
-def test_a_blank_copy_scores_zero(bundle, copies, tmp_path):
-    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(copies[1], folder))
+def test_a_blank_copy_scores_zero(bundle, released_kits, tmp_path):
+    results = run_autograder(bundle, tmp_path,
+                             lambda folder: shutil.copytree(released_kits[1], folder))
     assert results["score"] == 0
     assert any(test["output"].startswith("not attempted") for test in results["tests"])
 
 
-def test_the_files_a_student_edits_are_enough(bundle, copies, tmp_path):
+def test_the_files_a_student_edits_are_enough(bundle, released_kits, tmp_path):
     def submit(folder):
         folder.mkdir()
-        shutil.copy(copies[0] / "chatroom" / "measure.py", folder)  # one file, at the top
+        shutil.copy(released_kits[0] / "chatroom" / "measure.py", folder)  # one file, at the top
     results = run_autograder(bundle, tmp_path, submit)
     earned = {test["name"].split(":")[0] for test in results["tests"] if test["score"]}
     assert earned == {"ex08_percentile"}, earned
@@ -114,10 +103,10 @@ def test_the_setup_says_what_it_installs_and_pins_it(bundle):
 @pytest.mark.skipif(not isolation.available() or shutil.which("setpriv") is None,
                     reason="a container's walls are simulated as root on Linux, with setpriv")
 @pytest.mark.parametrize("kit, score", [(0, MAXIMUM), (1, 0)])
-def test_in_a_container_without_cap_sys_admin(bundle, copies, tmp_path, kit, score):
+def test_in_a_container_without_cap_sys_admin(bundle, released_kits, tmp_path, kit, score):
     """Gradescope's container may refuse namespaces: the walls that remain are used, and
     the results say which; a perfect copy still scores full marks, a blank one 0."""
-    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(copies[kit], folder),
+    results = run_autograder(bundle, tmp_path, lambda folder: shutil.copytree(released_kits[kit], folder),
                              prefix=NO_SYS_ADMIN)
     assert results["score"] == score, [test for test in results["tests"]
                                        if test["score"] < test["max_score"]][:3]

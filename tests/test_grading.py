@@ -36,12 +36,6 @@ def worth(exercise):
 MAXIMUM = sum(worth(exercise) for exercise in grade.catalog())
 
 
-def release(target, *options):
-    subprocess.run([sys.executable, str(ROOT / "tests" / "release.py"), *options, str(target)],
-                   check=True, capture_output=True, timeout=SCRIPT_TIMEOUT, stdin=subprocess.DEVNULL)
-    return target
-
-
 def break_piece(copy, module, before, inserted):
     """Put ``inserted`` lines into chatroom/<module>.py just before the line ``before``."""
     path = copy / "chatroom" / f"{module}.py"
@@ -73,11 +67,9 @@ def misbehaving_copy(target, perfect):
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(released_kits, tmp_path_factory):
     """Grade a class of copies with the instructor's command; return (output folder, rows)."""
-    work = tmp_path_factory.mktemp("work")
-    perfect = release(work / "perfect", "--with-solutions")
-    blank = release(work / "blank")
+    perfect, blank = released_kits
     submissions = tmp_path_factory.mktemp("class")
     shutil.copytree(perfect, submissions / "perfect")
     shutil.copytree(blank, submissions / "blank")
@@ -286,8 +278,8 @@ def run_grade(*arguments):
 
 
 @pytest.fixture(scope="module")
-def perfect_copy(tmp_path_factory):
-    return release(tmp_path_factory.mktemp("copy") / "kit", "--with-solutions")
+def perfect_copy(released_kits):
+    return released_kits[0]
 
 
 def test_a_student_sees_points_and_the_message_for_each_failure(perfect_copy, tmp_path):
