@@ -8,7 +8,8 @@ that a script types on and a screen that keeps what it shows. The script::
                 the first types /nick carol, then a line: the second must show <carol>
                 each types /quit: it must show the goodbye, and the server close
     verdict()   reads the two screens: "ok" or the first thing that failed, and a
-                sentence for each step
+                sentence for each step (exercise 10: yours to write, with joined,
+                relayed, renamed and goodbyes)
 
 Every wait has a deadline, and no step depends on a "joined" notice, which a
 server may leave out (rate limits). The grader's interop day
@@ -216,8 +217,21 @@ def closed_by_server(sock, seconds):
 
 
 def verdict(record):
-    """("ok", sentences) when every step worked, else (what failed first, in a few
-    words, sentences): a sentence for each step, for a student to read."""
+    """What the chat in ``record`` (from ``chat``) shows: ``(outcome, sentences)``.
+
+    ``outcome`` is "ok" when every check passed, else the reason of the first check
+    that failed, in a few words; ``sentences`` has one sentence per check, in order,
+    for a student to read (your own wording).
+
+    A record whose "problem" is set (the server could not be reached) gives
+    ("cannot connect", [that problem, as a sentence]). Otherwise the checks are
+    ``joined``'s, then, once "welcome" is in record["done"], ``relayed``'s,
+    ``renamed``'s and ``goodbyes``'s (each a list of (ok, sentence, reason)). When
+    "quit" is not in record["done"] and nothing failed, or when no check was made,
+    the chat ran out of its record["seconds"]: one more check fails, with the reason
+    "the chat took too long" and a sentence that says so.
+    """
+    ### BEGIN SOLUTION
     if record["problem"]:
         return "cannot connect", [f"{record['problem']}."]
     checks = joined(record)
@@ -228,10 +242,21 @@ def verdict(record):
         failed.append("the chat took too long")
         checks.append((False, f"The chat took more than {record['seconds']:g} s: stopped.", ""))
     return (failed[0] if failed else "ok"), [sentence for _, sentence, _ in checks]
+    ### END SOLUTION
 
 
 def joined(record):
-    """(ok, sentence, reason) for each client that tried to join, and for its code."""
+    """(ok, sentence, reason) for each client that tried to join, in order.
+
+    For the first client, then the second: when record["raised"] holds what its
+    code raised ("ValueError: ..."), a failed check with the reason "the client
+    raised ValueError" (the exception's name: the text before the first ":"); then
+    whether its screen (record["screens"]) shows a welcome (``welcome_name``): the
+    reason, when not, is "no welcome within WELCOME_SECONDS s" ("no welcome within
+    3 s"); the sentence names the welcome's name when there is one. No check is made
+    for the second client when the first was not welcomed.
+    """
+    ### BEGIN SOLUTION
     checks = []
     for who, lines, raised in zip(("first", "second"), record["screens"], record["raised"]):
         if raised:
@@ -245,10 +270,16 @@ def joined(record):
         if name is None:
             break
     return checks
+    ### END SOLUTION
 
 
 def relayed(record):
-    """(ok, sentence, reason) for lines each way."""
+    """(ok, sentence, reason) for lines each way: did the second client's screen show
+    the first's line (SAID[0]) under the first's welcome name, ``<name> text``
+    (``shown``), and the first's screen the second's (SAID[1])? Two checks, in that
+    order; the reason of either is "lines do not reach the other client".
+    """
+    ### BEGIN SOLUTION
     names = [welcome_name(lines) for lines in record["screens"]]
     checks = []
     for speaker, hearer, said, way in ((0, 1, SAID[0], "the first client to the second"),
@@ -258,10 +289,22 @@ def relayed(record):
                        f"{said} did not come within {LINE_SECONDS:g} s)."),
                        "lines do not reach the other client"))
     return checks
+    ### END SOLUTION
 
 
 def renamed(record):
-    """(ok, sentence, reason) for /nick, when lines reach the second client."""
+    """(ok, sentence, reason) for /nick: one check.
+
+    The script types /nick record["nick"], then SAID[2], only when the first line
+    reached the second client, and then notes "nick" in record["done"]. So: /nick
+    not tried though the first line did arrive means the chat ran out of time
+    (failed, "the chat took too long"); not tried because lines do not arrive is not
+    this check's failure (ok: relayed() said why). Tried: ok when the second client
+    shows SAID[2] under the new name, else failed with "/nick not seen"; the sentence
+    then says what the second client saw instead, and what the server answered the
+    first (its "* " line that holds the new name), if anything.
+    """
+    ### BEGIN SOLUTION
     nick, first, second = record["nick"], *record["screens"]
     if "nick" not in record["done"] and shown(second, welcome_name(first), SAID[0]):
         return [(False, "/nick: not checked: the chat ran out of time.", "the chat took too long")]
@@ -274,10 +317,16 @@ def renamed(record):
     return [(False, f"/nick: the second client did not see <{nick}> after /nick {nick}"
              + (f"; it saw {saw[0]}" if saw else "") + (f"; the server answered: {answers[0]}"
                                                        if answers else "") + ".", "/nick not seen")]
+    ### END SOLUTION
 
 
 def goodbyes(record):
-    """(ok, sentence, reason) for /quit: the goodbye, then the connection closed."""
+    """(ok, sentence, reason) for /quit: each client should show "* Bye!" and have
+    its connection closed by the server (record["closed"]). A failed check for each
+    client that did not: "no goodbye after /quit" when there is no "* Bye!", else
+    "connection not closed after /quit"; when both did, one check that passed.
+    """
+    ### BEGIN SOLUTION
     checks = []
     for who, lines, closed in zip(("first", "second"), record["screens"], record["closed"]):
         if "* Bye!" not in lines:
@@ -289,6 +338,7 @@ def goodbyes(record):
                            "connection not closed after /quit"))
     return checks or [(True, "/quit: both clients got the goodbye (* Bye!), and the server "
                              "closed their connections: yes.", "")]
+    ### END SOLUTION
 
 
 def main(argv=None):
@@ -300,7 +350,7 @@ def main(argv=None):
     parser.error = lambda message: cli.fail(f"{message} (usage: python -m chatroom.interop "
                                             "HOST PORT)", status=2)
     args = parser.parse_args(argv)
-    cli.require_pieces("client")
+    cli.require_pieces("interop")
     try:
         host, port = cli.resolve(args.host), cli.parse_port(args.port)
     except cli.UsageError as problem:

@@ -58,12 +58,18 @@ PIECES = (
     Piece(8, 8, "measure", "percentile"),
     Piece(8, 8, "measure", "summary"),
     Piece(9, 9, "cli", "explain_listen_error"),
+    Piece(10, 9, "interop", "verdict"),
+    Piece(10, 9, "interop", "joined"),
+    Piece(10, 9, "interop", "relayed"),
+    Piece(10, 9, "interop", "renamed"),
+    Piece(10, 9, "interop", "goodbyes"),
 )
 """Every exercise of the course, in the module where it lives."""
 
 NEEDED_BY = {
     "server": (1, 2, 3, 4, 5, 6, 9),
     "client": (1, 2, 4, 7),
+    "interop": (1, 2, 4, 7, 10),  # python -m chatroom.interop: your clients, your verdict
 }
 """The exercises each script runs on: it will not start until they are written."""
 
@@ -121,7 +127,7 @@ def require_pieces(*names):
 
 
 def require_for(script):
-    """Raise PieceMissing if ``script`` ("server" or "client") cannot run yet."""
+    """Raise PieceMissing if ``script`` ("server", "client" or "interop") cannot run yet."""
     require(*NEEDED_BY[script])
 
 

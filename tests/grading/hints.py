@@ -118,6 +118,17 @@ HINTS = {
         "os.strerror(errno.EADDRINUSE)), and read the line you return. Anything else ends with "
         "the error's strerror.",
     ),
+    "ex10": (
+        "verdict only reads data: build a record by hand in a cell (chat's own, with two "
+        "screens that are lists of lines) and call verdict on it. Each check is a tuple (ok, "
+        "sentence, reason); the outcome is the reason of the first one that is not ok.",
+        "welcome_name(lines) and shown(lines, sender, text) read a screen for you. joined looks "
+        "at record['raised'] before the welcome, and stops after a first client with no welcome.",
+        "renamed has three cases before it looks at the screen: /nick tried ('nick' in "
+        "record['done']), not tried though the first line arrived (out of time), not tried "
+        "because lines do not arrive (not its failure). Run python -m chatroom.interop against "
+        "your own server and read the sentences.",
+    ),
 }
 """Per exercise, its hints in order: each one says a little more than the one before."""
 
@@ -140,7 +151,7 @@ def show(exercise, number, width=88):
     hints = hints_for(exercise)
     if not hints:
         raise ValueError(f"there are no hints for {exercise}: hints are for the exercises "
-                         "(ex01 to ex09); a challenge goes beyond the lessons on purpose")
+                         "(ex01 to ex10); a challenge goes beyond the lessons on purpose")
     if not 1 <= number <= len(hints):
         raise ValueError(f"{exercise} has {len(hints)} hints: ask for 1 to {len(hints)}")
     short = key(exercise)
