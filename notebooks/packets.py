@@ -13,6 +13,7 @@ and stored in captures/NAME.json, and says so in one line. Record them again wit
 CHATROOM_RECORD_CAPTURES=1 in the environment, as root on Linux.
 """
 
+import collections
 import ctypes
 import json
 import os
@@ -154,7 +155,8 @@ class Capture:
         self.ports = {port for _, port in self.ends}  # for the kernel's filter
         self.settle, self.seconds, self.limit = settle, seconds, limit
         self.frames, self.rows, self.why_stored = [], None, why_not_live()
-        self.delivered = 0  # frames the kernel's filter let through to us
+        # frames the kernel's filter let through to us, by ((address, port) from, to)
+        self.delivered = collections.Counter()
 
     def call(self, end, role):
         """Name the other end's port (a socket or a number): ``seen.call(b, "b")``."""
@@ -183,12 +185,13 @@ class Capture:
             while time.monotonic() < deadline and len(self.frames) < self.limit:
                 try:
                     frame, ancillary, _, address = self.raw.recvmsg(128, 64)  # headers only
-                    self.delivered += 1
                 except socket.timeout:
                     frame = None
-                if frame and address[2] != PACKET_OUTGOING:
-                    segment = parse(frame)
-                    if segment and self.ours(frame, segment):
+                segment = parse(frame) if frame else None
+                if segment:
+                    source, destination = addresses(frame)
+                    self.delivered[(source, segment[0]), (destination, segment[1])] += 1
+                    if address[2] != PACKET_OUTGOING and self.ours(frame, segment):
                         seconds, nanoseconds = struct.unpack("qq", ancillary[0][2][:16])
                         self.frames.append((seconds + nanoseconds / 1e9,) + segment)
                         quiet_since = None

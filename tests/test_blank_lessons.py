@@ -56,14 +56,16 @@ def executed(tmp_path_factory):
 
 def tracebacks(cell):
     """What in a code cell's outputs looks like a traceback or an unexplained error."""
-    found = []
+    found, streams = [], {}
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             found.append(f"{output.get('ename')}: {output.get('evalue')}")
-        elif output.get("output_type") == "stream":
-            found += [line for line in output.get("text", "").splitlines()
-                      if line.startswith(MARKS) or (": " in line and line.split(":")[0].endswith("Error")
-                                                    and not line.startswith("error: "))]
+        elif output.get("output_type") == "stream":  # a line may come in several pieces
+            streams[output.get("name")] = streams.get(output.get("name"), "") + output.get("text", "")
+    for text in streams.values():
+        found += [line for line in text.splitlines()
+                  if line.startswith(MARKS) or (": " in line and line.split(":")[0].endswith("Error")
+                                                and not line.startswith("error: "))]
     return found
 
 

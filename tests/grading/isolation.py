@@ -313,8 +313,12 @@ def kill_user(uid, rounds=50):
     Listing /proc and killing what it shows can miss a chain of processes that
     keeps taking new ids. So a process of ``uid`` itself calls kill(-1, SIGKILL):
     the kernel signals every process that user may signal in one pass, during
-    which no fork can complete. Then two looks in a row must find none.
+    which no fork can complete. That comes first, whatever /proc shows (a look
+    misses a process that hops between the listing and the reading of its
+    status), and again while a look finds one. Then two looks in a row must find
+    none.
     """
+    _kill_all_as(uid)
     empty = 0
     for _ in range(rounds):
         if processes_of(uid):
