@@ -164,14 +164,15 @@ class Capture:
 
     def __enter__(self):
         if self.why_stored is None:
-            try:  # ETH_P_ALL (3): every protocol; the frames of "lo" only
-                self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-                self.raw.bind(("lo", 0))
+            try:  # protocol 0: no frame comes in until bind() below names one
+                self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             except OSError as error:
                 self.why_stored = f"a raw socket is not allowed here ({error.strerror})"
         if self.why_stored is None:
             self.raw.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            # The filter first, then frames: a frame queued before it would be anyone's.
             self.raw.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, only_ports(self.ports))
+            self.raw.bind(("lo", 3))  # ETH_P_ALL (3): every protocol; the frames of "lo" only
             self.raw.settimeout(self.settle / 2)
             self.done = threading.Event()
             self.reader = threading.Thread(target=self.read, daemon=True)
