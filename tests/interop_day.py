@@ -346,12 +346,18 @@ class Day:
         box.close()
         Wires.end(self.holders.pop(box, None))
 
+    def cannot_play(self, number, role, *files):
+        """Why student ``number`` cannot take ``role`` ("server" or "client"), or None: the
+        copy's own problem, a missing file, or a piece not written yet."""
+        student = self.students[number]
+        copy = Path(student["copy"])
+        return (student["problem"] or needs_files(copy, *files)
+                or first_missing(copy, pieces.NEEDED_BY[role]))
+
     def start_server(self, number):
         """Start student ``number``'s server and keep it up; then the grader's client tries it."""
-        student, name = self.students[number], self.names[number]
-        copy = Path(student["copy"])
-        problem = (student["problem"] or needs_files(copy, "server.py", "defences.py")
-                   or first_missing(copy, pieces.NEEDED_BY["server"]))
+        name = self.names[number]
+        problem = self.cannot_play(number, "server", "server.py", "defences.py")
         if problem:
             self.server_problems[name] = f"server: {problem}"
             return
@@ -395,10 +401,8 @@ class Day:
         grader's own server at once, and only if it dies or hangs there too, or it has died
         or hung with MOST_DEATHS servers, is the row given up (what remains would cost a
         deadline each)."""
-        student, name = self.students[number], self.names[number]
-        copy = Path(student["copy"])
-        problem = (student["problem"] or needs_files(copy, "client.py", "interop.py")
-                   or first_missing(copy, pieces.NEEDED_BY["client"]))
+        name = self.names[number]
+        problem = self.cannot_play(number, "client", "client.py", "interop.py")
         if problem:
             self.client_problems[name] = f"client: {problem}"
             return
