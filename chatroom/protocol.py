@@ -36,7 +36,9 @@ class LineBuffer:
         A line ends at b"\n", and a b"\r" before it is dropped. The rest waits
         for the next call. A line longer than ``max_bytes`` gives ``None`` once
         in its place, and its bytes are dropped as they come: however long it
-        is, no more than ``max_bytes`` of it are ever held.
+        is, no more than ``max_bytes`` of it are ever held, and a last b"\r",
+        which may begin the line's end. Cut anywhere, the same bytes give the
+        same lines.
         """
         ### BEGIN SOLUTION
         lines = []
@@ -53,7 +55,7 @@ class LineBuffer:
                 lines.append(None)
             else:
                 lines.append(line)
-        if len(self._pending) > self.max_bytes:
+        if len(self._pending) - self._pending.endswith(b"\r") > self.max_bytes:
             # Drop the unfinished line now rather than hold megabytes for it.
             self._pending.clear()
             if not self._discarding:
