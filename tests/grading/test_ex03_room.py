@@ -1,6 +1,8 @@
 """Exercise 3 (lesson 3): the locked room, Room.join, is_full, leave, members, others and
 default_name (chatroom/room.py)."""
 
+import time
+
 import pytest
 
 BUSY_SWITCHING = 1e-6  # threads switch very often, so that an unlocked check-and-act is split
@@ -67,6 +69,27 @@ def test_many_threads_join_at_once(sandbox, Room, people):
         f"80 threads joined a room of 50 at once; {len(inside)} got in: the check that the room "
         "is full and the append must happen under one lock")
     assert len(set(inside)) == 50, "someone is in the room twice"
+
+
+@pytest.mark.points(2)
+def test_join_leave_and_members_wait_for_the_rooms_lock(sandbox, Room, people):
+    """Certain where a race is only likely: while the judge holds the room's lock, each of
+    them, called in another thread, must wait for it."""
+    room = Room(5)
+    alice, = people("alice")
+    lock, pool = room.get("_lock"), sandbox.new("concurrent.futures:ThreadPoolExecutor", 1)
+    for method in ("join", "members", "leave"):
+        assert lock.acquire(True, 2.0), f"the room's lock was still held before {method}() was called"
+        try:
+            called = pool.submit(room.get(method), *([] if method == "members" else [alice]))
+            time.sleep(0.2)
+            waited = not called.done()
+        finally:
+            lock.release()
+        assert waited, (
+            f"{method}() returned while another thread held the room's lock: take self._lock "
+            "around every look at and change of the list, so that no thread sees it half done")
+        called.result(2.0)
 
 
 @pytest.mark.points(2)

@@ -74,12 +74,13 @@ def test_an_overflowing_backlog_breaks_the_outbox(sandbox, stuck_pair):
 def test_the_backlog_arrives_whole_and_in_order(sandbox, stuck_pair):
     sender, reader = stuck_pair
     outbox = Outbox(sandbox, sender, max_backlog=10_000_000)
-    lines = [b"line %06d\n" % n for n in range(2_000)]
-    for start in range(0, len(lines), 100):
-        outbox.send(b"".join(lines[start:start + 100]))
+    lines = [b"line %06d\n" % n for n in range(20_000)]  # 240 kB: far more than the buffers hold
+    for start in range(0, len(lines), 1_000):
+        outbox.send(b"".join(lines[start:start + 1_000]))
+    assert outbox.has_backlog() is True, "the client reads nothing yet, so some data must wait in the backlog"
     expected = b"".join(lines)
     received = bytearray()
-    deadline = within(timeout_of(reader))  # for all of it: the backlog is 24 kB
+    deadline = within(5 * timeout_of(reader))  # for all of it, on a busy machine too
     for _ in range(10_000):  # read, and flush what the socket now takes, until all is there
         if not readable(reader, left(deadline)):
             break

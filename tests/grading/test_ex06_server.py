@@ -17,7 +17,7 @@ import time
 import pytest
 
 from sandbox import RemoteError
-from wire import LineClient, heard, receive, shortened
+from wire import LineClient, heard, left, readable, receive, shortened, within
 
 EARLIER = (2, 3, 4, 5)  # the exercises of lessons 2 to 5, which the server runs on
 LETS_IN = ("ChatServer.start", "ChatServer.accept_loop", "ChatServer.admit", "ChatServer.serve",
@@ -393,6 +393,34 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on(server, con
         f"the console should be told '{FIRST} dropped: it stopped reading (over 32768 bytes "
         f"waiting)' (farewell, when the outbox overflowed); it was told "
         f"{shortened(chat.events()[-3:])}")
+
+
+@pytest.mark.points(2)
+def test_a_client_that_pauses_gets_every_line_once_it_reads_again(server, connect):
+    chat = server(READS, max_backlog=1 << 20)
+    paused = stuck_client(chat, connect)  # reads nothing until bob has said everything
+    bob, carol = room_of(chat, connect, 2)
+    said = [f"<{SECOND}> {n:03} " + "x" * 1000 for n in range(200)]  # 200 kB: more than the
+    for start in range(0, len(said), 20):  # buffers hold, well under max_backlog
+        bob.send_raw("".join(line.split("> ", 1)[1] + "\n" for line in said[start:start + 20]).encode())
+    try:
+        carol.read_until(said[-1], timeout=10)  # then every line has gone to every outbox
+    except (OSError, EOFError, AssertionError):
+        raise AssertionError(f"carol never got bob's 200th line: broadcast_lines sends each line to "
+                             f"every member but its sender{chat.raised()}") from None
+    last, data = (said[-1] + "\n").encode(), bytearray()
+    deadline = within(5.0)  # nobody speaks now: only the paused member's own thread can send
+    while last not in data and readable(paused, left(deadline)):
+        chunk = paused.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    got = [line for line in data.decode("utf-8", "replace").split("\n") if line.startswith(f"<{SECOND}> ")]
+    assert got == said, (
+        f"a client paused while bob sent 200 lines (its backlog under max_backlog), then read "
+        f"again: it should get all 200, once each and in order; {difference(got, said)}. What "
+        f"its socket could not take waits in its outbox: handle() waits for the socket to be "
+        f"writable too while the outbox has a backlog, and then flushes it{chat.raised()}")
 
 
 @pytest.mark.points(2)
