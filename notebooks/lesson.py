@@ -8,18 +8,23 @@
   gives a first hint (then ``hint=2``, ``hint=3``), like ``--hint 1`` there.
 - ``require(5)``: stop a cell with one line when exercise 5 is not written yet;
   ``require_pieces("ChatServer.start", ...)``: the same for some pieces of one.
+- ``wait_for_all(threads, seconds)``: join threads with one deadline for all; if some
+  still run (a deadlock?), stop the cell with one line that says how many.
 
 Importing this module also makes JupyterLab pick up your edits to
 ``chatroom/`` without a restart (``%autoreload``), and shows an unwritten
-piece of the chat room as one line that names its exercise, not as a traceback.
+piece of the chat room as one line that names its exercise, not as a traceback,
+and a cell that waited in vain for the chat room (``queue.Empty``) as one line too.
 """
 
 import inspect
+import queue
 import re
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[1]
@@ -29,11 +34,14 @@ if str(KIT) not in sys.path:
 from chatroom.pieces import (PieceMissing, explain, missing, require,  # noqa: E402
                              require_pieces)
 
-__all__ = ["add_to_class", "check", "require", "require_pieces", "PieceMissing"]
+__all__ = ["add_to_class", "check", "require", "require_pieces", "PieceMissing", "Stuck",
+           "wait_for_all"]
 
 CHECK_SECONDS = 300
 _STUB = re.compile(r"exercise (\d+) \(lesson (\d+)\): ([\w.]+)")
 _NOTEBOOK_STUB = re.compile(r"lesson (\d+): (.+)")
+NOTHING_CAME = ("nothing came within the time this cell waits (queue.Empty): a piece of the chat "
+                "room did not do what the cell expects; the check at the end of this lesson names it")
 
 
 def add_to_class(cls):
@@ -81,10 +89,29 @@ def check(exercise, hint=None):
     print((done.stdout + done.stderr).rstrip())
 
 
+class Stuck(Exception):
+    """Threads that had not finished by their deadline (shown as one line in a lesson)."""
+
+
+def wait_for_all(threads, seconds):
+    """Join ``threads``, all within ``seconds``; raise Stuck if some still run then."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = sum(thread.is_alive() for thread in threads)
+    if stuck:
+        raise Stuck(f"{stuck} of {len(threads)} threads had not finished after {seconds:g} s: a "
+                    "deadlock? A Lock is not re-entrant: a method that holds it must not call one "
+                    "that takes it too. Fix it, then restart the kernel: the stuck threads keep "
+                    "the lock")
+
+
 def _one_line(error):
     """The one line for an unwritten piece, or None for any other error."""
-    if isinstance(error, PieceMissing):
+    if isinstance(error, (PieceMissing, Stuck)):
         return str(error)
+    if isinstance(error, queue.Empty):
+        return NOTHING_CAME
     found = _STUB.fullmatch(str(error)) if isinstance(error, NotImplementedError) else None
     if found:
         exercise = int(found.group(1))
@@ -120,7 +147,7 @@ def _set_up():
         shell = get_ipython()  # noqa: F821 -- defined inside IPython only
     except NameError:
         return  # imported from plain Python: nothing to set up
-    shell.set_custom_exc((NotImplementedError,), _show_in_notebook)
+    shell.set_custom_exc((NotImplementedError, queue.Empty, Stuck), _show_in_notebook)
     threading.excepthook = _show_from_thread
     if "autoreload" not in shell.extension_manager.loaded:
         shell.run_line_magic("load_ext", "autoreload")
