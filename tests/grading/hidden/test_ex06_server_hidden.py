@@ -90,3 +90,17 @@ def test_hidden_a_failed_accept_does_not_end_the_loop(sandbox, server, connect):
         f"on{chat.raised()}")
     assert any(re.search(r"(?i)accept|too many", event) for event in told), (
         f"when accept() fails, accept_loop should tell on_event in a line; it was told {told}")
+
+
+@pytest.mark.points(1)
+def test_hidden_the_console_shows_chat_only_with_log_chat(server, connect):
+    for log_chat in (True, False):
+        chat = server(READS, log_chat=log_chat)
+        alice, bob = room_of(chat, connect, 2)
+        alice.send("hello")
+        hears(bob, chat, f"<{FIRST}> hello", "bob", "alice sent 'hello'", "handle_lines")
+        line = f"<{FIRST}> hello"
+        logged = line in chat.wait_for_event(line, seconds=2.0 if log_chat else 0.5)
+        assert logged == log_chat, (
+            f"with log_chat={log_chat}, the console should {'' if log_chat else 'not '}be told "
+            f"{line!r}: handle_lines tells on_event of each chat line only when self.log_chat")
