@@ -287,7 +287,8 @@ def send_typed(sock, raw, screen):
     or over MAX_LINE_BYTES once encoded (say so on the screen, in one line
     starting with "* "). ``raw`` None is a line the LineBuffer found too long.
     A command (a line starting with "/") is sent but not echoed; /quit, in
-    any letter case (/QUIT too) and even with words after it, ends the chat. Send with ``send_all`` (``encode_line`` frames it).
+    any letter case (/QUIT too) and even with words after it, ends the chat.
+    Send with ``send_all`` (``encode_line`` frames it).
     """
     ### BEGIN SOLUTION
     text = None if raw is None else squeeze_blanks(clean_text(raw.decode("utf-8", "replace")))

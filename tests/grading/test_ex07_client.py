@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sandbox import Remote
+from sandbox import Remote, RemoteError
 from wire import left, readable, receive, within
 
 # What the judge keeps of what the student's client sends: these tests expect a few lines
@@ -164,11 +164,19 @@ def test_a_command_is_sent_but_not_echoed(chat):
 @pytest.mark.points(1)
 def test_the_server_going_away_ends_the_chat(chat):
     client, server_end, keyboard, screen = chat
+    server_end.sendall(b"<alice> hel")  # its last words, unfinished
     server_end.close()
-    assert client.step(2.0) is False, (
+    going_on = [client.step(2.0)]
+    while going_on[-1] is not False and len(going_on) < 3:  # the words, then the end, may
+        going_on.append(client.step(2.0))                    # come in two steps
+    assert going_on[-1] is False, (
         "the server closed the connection (recv returned b''): step should return False")
-    assert "closed the connection" in screen.getvalue(), (
-        f"the screen should say the server closed the connection; it shows {screen.getvalue()!r}")
+    shown = screen.getvalue()
+    assert "closed the connection" in shown, (
+        f"the screen should say the server closed the connection; it shows {shown!r}")
+    assert shown.startswith("<alice> hel\n"), (
+        f"the server's last words were b'<alice> hel', with no newline: from_server shows them "
+        f"before it says the server closed the connection; the screen shows {shown!r}")
 
 
 @pytest.mark.points(1)
@@ -198,6 +206,38 @@ def test_quit_is_sent_and_ends_the_chat(chat):
 
 
 @pytest.mark.points(1)
+def test_send_typed_squeezes_blanks_and_knows_quit_in_any_case(sandbox):
+    sock, server_end, screen = client_pair(sandbox)
+    going_on = sandbox.call("chatroom.client:send_typed", sock, b"hi   all \t there", screen)
+    got = receive(server_end, 13)
+    assert (going_on, got, screen.getvalue()) == (True, b"hi all there\n", "<You> hi all there\n"), (
+        f"typed 'hi   all \\t there': the server squeezes the blanks, so send_typed should send "
+        f"and echo 'hi all there' (clean_text, then squeeze_blanks) and return True; it returned "
+        f"{going_on!r}, sent {got!r} and showed {screen.getvalue()!r}")
+    for typed in (b"/QUIT", b"/quit see you"):
+        going_on = sandbox.call("chatroom.client:send_typed", sock, typed, screen)
+        assert going_on is False, (
+            f"typed {typed.decode()!r}: /quit in any letter case, and with words after it, ends "
+            f"the chat; send_typed returned {going_on!r}")
+
+
+@pytest.mark.points(1)
+def test_receive_raises_a_timeout_it_is_not_the_server_leaving(sandbox):
+    sock, server_end, screen = client_pair(sandbox)
+    sock.settimeout(0.2)
+    try:
+        got = sandbox.call("chatroom.client:receive", sock)
+    except RemoteError as error:
+        assert error.is_a("TimeoutError") or error.is_a("timeout"), (
+            f"receive on a live, quiet socket with a 0.2 s timeout should let the timeout be "
+            f"raised; it raised {error.message!r}")
+    else:
+        raise AssertionError(
+            f"receive on a live, quiet socket with a 0.2 s timeout returned {got!r}: a timeout is "
+            f"not the server leaving (only b'' and ConnectionError are), so let it be raised")
+
+
+@pytest.mark.points(1)
 def test_when_both_are_ready_the_server_goes_first(chat):
     client, server_end, keyboard, screen = chat
     server_end.sendall(b"<bob> first\n")
@@ -221,6 +261,11 @@ def test_quiet_time_shows_a_line_without_its_end(chat):
     assert screen.getvalue() == "a prompt with no newline\n", (
         "when nothing is ready before the timeout, step should call show_unfinished(); the "
         f"screen shows {screen.getvalue()!r}")
+    for _ in range(2):  # more quiet steps
+        client.step(0.2)
+    assert screen.getvalue() == "a prompt with no newline\n", (
+        "show_unfinished shows an unfinished line once, then forgets it; after two more quiet "
+        f"steps the screen shows {screen.getvalue()!r}")
 
 
 # -- the whole chat ---------------------------------------------------------------------------
