@@ -33,6 +33,16 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # a stable sort: each file keeps its own order
 
 
+def streams(cell):
+    """{"stdout": text, "stderr": text} of a notebook cell's outputs, each stream's pieces
+    joined: the kernel flushes on a timer, so one line may come in several outputs."""
+    joined = {}
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            joined[output.get("name")] = joined.get(output.get("name"), "") + output.get("text", "")
+    return joined
+
+
 def release(target, *options):
     """Write the students' copy of the kit into ``target`` with tests/release.py
     (``--with-solutions``: with the answers in place); ``target``."""

@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import streams
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CELL_SECONDS = 60
@@ -56,13 +58,9 @@ def executed(tmp_path_factory):
 
 def tracebacks(cell):
     """What in a code cell's outputs looks like a traceback or an unexplained error."""
-    found, streams = [], {}
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            found.append(f"{output.get('ename')}: {output.get('evalue')}")
-        elif output.get("output_type") == "stream":  # a line may come in several pieces
-            streams[output.get("name")] = streams.get(output.get("name"), "") + output.get("text", "")
-    for text in streams.values():
+    found = [f"{output.get('ename')}: {output.get('evalue')}" for output in cell.get("outputs", [])
+             if output.get("output_type") == "error"]
+    for text in streams(cell).values():
         found += [line for line in text.splitlines()
                   if line.startswith(MARKS) or (": " in line and line.split(":")[0].endswith("Error")
                                                 and not line.startswith("error: "))]

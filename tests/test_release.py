@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from answers import BEGIN, END, ROOT, regions
-from conftest import Script
+from conftest import Script, streams
 from grade import catalog
 
 TIMEOUT = 300
@@ -316,13 +316,10 @@ def test_a_lesson_in_the_copy_names_the_missing_piece_in_one_line(released, tmp_
                    resources={"metadata": {"path": str(lesson.parent)}}).execute()
     one_lines, tracebacks = [], []
     for cell in notebook.cells:
-        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
-        for output in outputs:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.output_type == "error" and "raises-exception" not in cell.metadata.get("tags", []):
                 tracebacks.append(f"{output.ename}: {output.evalue}")
-        # A line may reach the notebook in pieces (the kernel flushes on a timer): join them.
-        one_lines += "".join(output.text for output in outputs
-                             if output.output_type == "stream" and output.name == "stderr").splitlines()
+        one_lines += streams(cell).get("stderr", "").splitlines()
     assert tracebacks == []
     wanted = ("error: exercise 2 (lesson 2) is not done yet: write LineBuffer.feed in "
               "chatroom/protocol.py, then run the check at the end of lesson 2")

@@ -123,6 +123,14 @@ def client_pair(sandbox):
     return sock, server_end, sandbox.new("io:StringIO")
 
 
+def steps_until_over(client, most=3):
+    """What ``client.step(2.0)`` returned, step after step, until False or ``most`` steps."""
+    going_on = [client.step(2.0)]
+    while going_on[-1] is not False and len(going_on) < most:
+        going_on.append(client.step(2.0))
+    return going_on
+
+
 # -- one step ---------------------------------------------------------------------------------
 
 @pytest.mark.points(2)
@@ -166,9 +174,7 @@ def test_the_server_going_away_ends_the_chat(chat):
     client, server_end, keyboard, screen = chat
     server_end.sendall(b"<alice> hel")  # its last words, unfinished
     server_end.close()
-    going_on = [client.step(2.0)]
-    while going_on[-1] is not False and len(going_on) < 3:  # the words, then the end, may
-        going_on.append(client.step(2.0))                    # come in two steps
+    going_on = steps_until_over(client)  # the words, then the end, may come in two steps
     assert going_on[-1] is False, (
         "the server closed the connection (recv returned b''): step should return False")
     shown = screen.getvalue()
@@ -185,9 +191,7 @@ def test_the_end_of_input_ends_the_chat_and_the_server_gets_every_line(chat):
     server = PoliteServer(server_end)
     keyboard.type(b"one\ntwo\n")
     keyboard.end()
-    going_on = [client.step(2.0)]
-    while going_on[-1] is not False and len(going_on) < 3:  # the lines, then the end, may
-        going_on.append(client.step(2.0))                    # come in two steps
+    going_on = steps_until_over(client)  # the lines, then the end, may come in two steps
     assert going_on[-1] is False, (
         f"the keyboard's input ended (Ctrl-D): step should return False; it returned {going_on}")
     got = server.wait()
